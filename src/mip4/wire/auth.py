@@ -1,0 +1,108 @@
+"""Message authenticators: HMAC-MD5 over exactly the bytes the RFCs define (digest §2.6-2.7).
+
+- MN-HA (32), MN-FA (33), FA-HA (34), RFC 5944 §3.5.1: the MAC covers the UDP payload from
+  the Type byte through every earlier extension, plus Type, Length and SPI of the
+  authentication extension itself.
+- Generalized Authentication (36: MN-AAA, FA-FA, MN-GFA), RFC 4721 §6 and RFC 4857 §11:
+  the MAC covers all preceding bytes plus the 8-byte extension header (Type, Subtype,
+  Length, SPI).
+
+Both reduce to "everything before the authenticator", which is how :func:`mac_input` builds
+it. Verification compares in constant time (:func:`hmac.compare_digest`).
+
+Messages stay immutable: :func:`seal` returns a new message with the authentication
+extension appended; nothing mutates itself on serialisation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+from typing import Protocol, TypeVar
+
+from mip4.errors import LocalUsageError
+from mip4.wire.extensions import (
+    AuthenticationExtension,
+    ControlExtension,
+    GeneralizedAuthentication,
+    encode_extensions,
+)
+
+HMAC_MD5_LENGTH = 16  # bytes of an HMAC-MD5 authenticator (RFC 2104, RFC 5944 §3.5.1)
+RESERVED_SPI_MAX = 255  # SPIs 0-255 are reserved (RFC 5944 §1.6)
+
+
+class AuthenticatedMessage(Protocol):
+    """A control message whose extensions can carry an authenticator."""
+
+    @property
+    def extensions(self) -> tuple[ControlExtension, ...]: ...
+
+    def encode_fixed(self) -> bytes:
+        """The fixed part of the message, before the first extension."""
+        ...
+
+
+_M = TypeVar("_M", bound=AuthenticatedMessage)
+
+
+def hmac_md5(key: bytes, data: bytes) -> bytes:
+    """HMAC-MD5 (RFC 2104), the mandatory default algorithm (RFC 5944 §3.5.1)."""
+    return hmac.digest(key, data, hashlib.md5)
+
+
+def mac_input(message: AuthenticatedMessage, index: int) -> bytes:
+    """The bytes the authenticator of ``message.extensions[index]`` covers."""
+    ext = message.extensions[index]
+    if not isinstance(ext, AuthenticationExtension):
+        raise LocalUsageError(f"extension {index} ({type(ext).__name__}) is not an authenticator")
+    return message.encode_fixed() + encode_extensions(message.extensions[:index]) + ext.header()
+
+
+def seal(message: _M, template: AuthenticationExtension, key: bytes) -> _M:
+    """Append ``template`` (its authenticator ignored) with an HMAC-MD5 authenticator.
+
+    The authenticator is computed over the message as it stands plus the new extension's
+    header, so it must be the last thing added before the message is sent or relayed
+    (RFC 5944 §3.2 orders what may follow it).
+    """
+    if template.spi <= RESERVED_SPI_MAX:
+        raise LocalUsageError(f"SPI {template.spi} is reserved (0-255, RFC 5944 §1.6)")
+    placeholder = dataclasses.replace(template, authenticator=bytes(HMAC_MD5_LENGTH))
+    staged = dataclasses.replace(message, extensions=(*message.extensions, placeholder))  # type: ignore[type-var]
+    digest = hmac_md5(key, mac_input(staged, len(staged.extensions) - 1))
+    final = dataclasses.replace(placeholder, authenticator=digest)
+    return dataclasses.replace(message, extensions=(*message.extensions, final))  # type: ignore[type-var]
+
+
+def verify(message: AuthenticatedMessage, index: int, key: bytes) -> bool:
+    """True if the authenticator at ``extensions[index]`` is the HMAC-MD5 under ``key``."""
+    ext = message.extensions[index]
+    if not isinstance(ext, AuthenticationExtension) or len(ext.authenticator) != HMAC_MD5_LENGTH:
+        return False
+    return hmac.compare_digest(hmac_md5(key, mac_input(message, index)), ext.authenticator)
+
+
+def find_authenticator(
+    message: AuthenticatedMessage, cls: type[AuthenticationExtension], subtype: int | None = None
+) -> int | None:
+    """Index of the first authentication extension of ``cls`` (and ``subtype`` for type 36)."""
+    for i, ext in enumerate(message.extensions):
+        if isinstance(ext, cls) and (
+            subtype is None
+            or (isinstance(ext, GeneralizedAuthentication) and ext.subtype == subtype)
+        ):
+            return i
+    return None
+
+
+__all__ = [
+    "HMAC_MD5_LENGTH",
+    "AuthenticatedMessage",
+    "find_authenticator",
+    "hmac_md5",
+    "mac_input",
+    "seal",
+    "verify",
+]
