@@ -32,7 +32,7 @@ def internet_checksum(data: bytes) -> int:
     """The 16-bit one's-complement checksum of RFC 1071 (odd lengths padded with a zero)."""
     if len(data) % 2:
         data += b"\x00"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total > 0xFFFF:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
@@ -225,7 +225,7 @@ class UdpDatagram:
                 field="udp.length",
                 offset=4,
             )
-        # RFC 5944 §3.6.1.1 and RFC 768: a zero checksum was not computed; a non-zero one must verify.
+        # RFC 768, RFC 5944 §3.6.1.1: zero means "not computed"; a non-zero one must verify.
         if (
             verify_checksum
             and checksum
