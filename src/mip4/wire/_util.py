@@ -25,6 +25,19 @@ def need(data: bytes, end: int, *, field: str, offset: int) -> None:
         )
 
 
+def need_layout(data: bytes, layout: tuple[tuple[str, int, int], ...]) -> None:
+    """Raise :class:`TruncatedError` naming the first field of ``layout`` that ``data`` cuts.
+
+    ``layout`` lists ``(field, offset, size)`` in wire order, so a short buffer is reported
+    at the field where it ends (e.g. ``identification at offset 16``), not as a whole.
+    """
+    _, last_offset, last_size = layout[-1]
+    if len(data) >= last_offset + last_size:
+        return
+    for field, offset, size in layout:
+        need(data, offset + size, field=field, offset=offset)
+
+
 def hex_or_none(value: bytes | None) -> str | None:
     """Bytes as lower-case hex for JSON, keeping ``None``."""
     return None if value is None else value.hex()

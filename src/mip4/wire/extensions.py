@@ -386,6 +386,9 @@ _AUTH_TYPES: dict[int, type[_Authentication]] = {
     34: ForeignHomeAuthentication,
 }
 
+# Types below 128 this codec decodes with the Type | Length layout (36 has its own path).
+_KNOWN_NON_SKIPPABLE = frozenset((*_AUTH_TYPES, ControlExtensionType.GFA_IP_ADDRESS))
+
 
 def encode_extensions(extensions: tuple[ControlExtension, ...]) -> bytes:
     """Concatenate the encodings of ``extensions`` in order."""
@@ -411,11 +414,15 @@ def decode_extensions(data: bytes, start: int) -> tuple[ControlExtension, ...]:
             out.append(_decode_generalized_auth(data, pos))
             pos += 4 + int.from_bytes(data[pos + 2 : pos + 4], "big")
             continue
+        if ext_type < 128 and ext_type not in _KNOWN_NON_SKIPPABLE:
+            # RFC 5944 §1.8: the whole message is discarded. Its format (and so the meaning
+            # of the byte after it) is unknown, so nothing after the type byte is read.
+            raise UnknownMandatoryExtension(ext_type, offset=pos)
         if pos + 2 > end:
             raise TruncatedError(
                 f"extension type {ext_type} has no Length byte",
                 field="extension.length",
-                offset=pos,
+                offset=pos + 1,
             )
         length = data[pos + 1]
         body_start = pos + 2
@@ -486,9 +493,17 @@ def _decode_one(ext_type: int, data: bytes, pos: int, start: int, end: int) -> C
 
 
 def _decode_generalized_auth(data: bytes, pos: int) -> GeneralizedAuthentication:
+    if pos + 2 > len(data):
+        raise TruncatedError(
+            "Generalized Authentication has no Subtype byte",
+            field="extension.sub_type",
+            offset=pos + 1,
+        )
     if pos + 4 > len(data):
         raise TruncatedError(
-            "Generalized Authentication header needs 4 bytes", field="extension.length", offset=pos
+            "Generalized Authentication has no 2-byte Length",
+            field="extension.length",
+            offset=pos + 2,
         )
     subtype = data[pos + 1]
     length = int.from_bytes(data[pos + 2 : pos + 4], "big")

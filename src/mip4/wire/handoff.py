@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import ClassVar, Self
 
-from mip4.wire._util import flag_dict, ipv4, need
+from mip4.wire._util import flag_dict, ipv4, need_layout
 from mip4.wire.errors import ReservedValueError, ValueDecodeError
 from mip4.wire.extensions import ControlExtension, decode_extensions, encode_extensions
 from mip4.wire.registration import MessageType
@@ -57,6 +57,24 @@ class HandoffCode(enum.IntEnum):
 _HRQST = struct.Struct("!BBHHH4s4sQ")  # 24 bytes: Type, Flags, Reserved, Lifetime, Reserved, ...
 _HRPLY = struct.Struct("!BBBBHH4s4sQ")  # 24 bytes: Type, Flags, Reserved, Code, Lifetime, ...
 _RESERVED_FLAG = 0x01
+_ADDRESSES = (("mn_home_address", 8, 4), ("ha_address", 12, 4), ("identification", 16, 8))
+_HRQST_LAYOUT = (
+    ("type", 0, 1),
+    ("flags", 1, 1),
+    ("reserved", 2, 2),
+    ("lifetime", 4, 2),
+    ("reserved", 6, 2),
+    *_ADDRESSES,
+)
+_HRPLY_LAYOUT = (
+    ("type", 0, 1),
+    ("flags", 1, 1),
+    ("reserved", 2, 1),
+    ("code", 3, 1),
+    ("lifetime", 4, 2),
+    ("reserved", 6, 2),
+    *_ADDRESSES,
+)
 
 
 def _variant(flags: int) -> HandoffVariant | None:
@@ -72,10 +90,10 @@ def _variant(flags: int) -> HandoffVariant | None:
     return None
 
 
-def _check_type(data: bytes, mtype: int, expected: MessageType, cls: str) -> None:
-    if mtype != expected:
+def _check_type(data: bytes, expected: MessageType, cls: str) -> None:
+    if data and data[0] != expected:
         raise ValueDecodeError(
-            f"type {mtype} is not a {cls} ({int(expected)})", field="type", offset=0
+            f"type {data[0]} is not a {cls} ({int(expected)})", field="type", offset=0
         )
 
 
@@ -150,9 +168,9 @@ class HandoffRequest:
 
     @classmethod
     def decode(cls, data: bytes) -> Self:
-        need(data, _HRQST.size, field="fixed_part", offset=0)
-        mtype, flags, reserved1, lifetime, reserved2, home, ha, ident = _HRQST.unpack_from(data)
-        _check_type(data, mtype, cls.TYPE, "Handoff Request")
+        _check_type(data, cls.TYPE, "Handoff Request")
+        need_layout(data, _HRQST_LAYOUT)
+        _, flags, reserved1, lifetime, reserved2, home, ha, ident = _HRQST.unpack_from(data)
         _check_flags(flags)
         if reserved1:
             raise ReservedValueError("reserved bytes must be zero", field="reserved", offset=2)
@@ -244,11 +262,9 @@ class HandoffReply:
 
     @classmethod
     def decode(cls, data: bytes) -> Self:
-        need(data, _HRPLY.size, field="fixed_part", offset=0)
-        mtype, flags, reserved1, code, lifetime, reserved2, home, ha, ident = _HRPLY.unpack_from(
-            data
-        )
-        _check_type(data, mtype, cls.TYPE, "Handoff Reply")
+        _check_type(data, cls.TYPE, "Handoff Reply")
+        need_layout(data, _HRPLY_LAYOUT)
+        _, flags, reserved1, code, lifetime, reserved2, home, ha, ident = _HRPLY.unpack_from(data)
         _check_flags(flags)
         if reserved1:
             raise ReservedValueError("reserved byte must be zero", field="reserved", offset=2)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import ClassVar, Self
 
-from mip4.wire._util import flag_dict, ipv4, need
+from mip4.wire._util import flag_dict, ipv4, need_layout
 from mip4.wire.errors import ReservedValueError, ValueDecodeError
 from mip4.wire.extensions import ControlExtension, decode_extensions, encode_extensions
 
@@ -133,6 +133,37 @@ _REQUEST = struct.Struct("!BBH4s4s4sQ")  # 24 bytes, RFC 5944 §3.3
 _REPLY = struct.Struct("!BBH4s4sQ")  # 20 bytes, RFC 5944 §3.4
 
 
+def _request_layout(agent: str) -> tuple[tuple[str, int, int], ...]:
+    """(field, offset, size) of the fixed part, to name the field a short buffer cuts."""
+    return (
+        ("type", 0, 1),
+        ("flags", 1, 1),
+        ("lifetime", 2, 2),
+        ("home_address", 4, 4),
+        (agent, 8, 4),
+        ("care_of_address", 12, 4),
+        ("identification", 16, 8),
+    )
+
+
+def _reply_layout(agent: str) -> tuple[tuple[str, int, int], ...]:
+    return (
+        ("type", 0, 1),
+        ("code", 1, 1),
+        ("lifetime", 2, 2),
+        ("home_address", 4, 4),
+        (agent, 8, 4),
+        ("identification", 12, 8),
+    )
+
+
+def _check_type(data: bytes, expected: MessageType, cls: str) -> None:
+    if data and data[0] != expected:
+        raise ValueDecodeError(
+            f"type {data[0]} is not a {cls} ({int(expected)})", field="type", offset=0
+        )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RegistrationRequest:
     """Registration Request, RFC 5944 §3.3 (UDP destination port 434).
@@ -156,6 +187,7 @@ class RegistrationRequest:
 
     TYPE: ClassVar[MessageType] = MessageType.REGISTRATION_REQUEST
     FIXED_SIZE: ClassVar[int] = _REQUEST.size
+    _LAYOUT: ClassVar[tuple[tuple[str, int, int], ...]] = _request_layout("home_agent")
 
     flags: RegistrationFlags = RegistrationFlags.NONE
     lifetime: int
@@ -181,12 +213,9 @@ class RegistrationRequest:
 
     @classmethod
     def decode(cls, data: bytes) -> Self:
-        need(data, _REQUEST.size, field="fixed_part", offset=0)
-        mtype, flags, lifetime, home, agent, coa, ident = _REQUEST.unpack_from(data)
-        if mtype != cls.TYPE:
-            raise ValueDecodeError(
-                f"type {mtype} is not a {cls.__name__} ({int(cls.TYPE)})", field="type", offset=0
-            )
+        _check_type(data, cls.TYPE, cls.__name__)
+        need_layout(data, cls._LAYOUT)
+        _, flags, lifetime, home, agent, coa, ident = _REQUEST.unpack_from(data)
         if flags & _RESERVED_REQUEST_FLAGS:
             bit = "r" if flags & RegistrationFlags.r else "x"
             raise ReservedValueError(f"reserved flag {bit} is set", field=f"flags.{bit}", offset=1)
@@ -232,6 +261,7 @@ class RegistrationReply:
 
     TYPE: ClassVar[MessageType] = MessageType.REGISTRATION_REPLY
     FIXED_SIZE: ClassVar[int] = _REPLY.size
+    _LAYOUT: ClassVar[tuple[tuple[str, int, int], ...]] = _reply_layout("home_agent")
 
     code: int
     lifetime: int
@@ -255,12 +285,9 @@ class RegistrationReply:
 
     @classmethod
     def decode(cls, data: bytes) -> Self:
-        need(data, _REPLY.size, field="fixed_part", offset=0)
-        mtype, code, lifetime, home, agent, ident = _REPLY.unpack_from(data)
-        if mtype != cls.TYPE:
-            raise ValueDecodeError(
-                f"type {mtype} is not a {cls.__name__} ({int(cls.TYPE)})", field="type", offset=0
-            )
+        _check_type(data, cls.TYPE, cls.__name__)
+        need_layout(data, cls._LAYOUT)
+        _, code, lifetime, home, agent, ident = _REPLY.unpack_from(data)
         return cls(
             code=code,
             lifetime=lifetime,
@@ -295,6 +322,7 @@ class RegionalRegistrationRequest(RegistrationRequest):
     ``gfa_ip_address`` in :meth:`to_dict`)."""
 
     TYPE: ClassVar[MessageType] = MessageType.REGIONAL_REGISTRATION_REQUEST
+    _LAYOUT: ClassVar[tuple[tuple[str, int, int], ...]] = _request_layout("gfa_ip_address")
 
     @property
     def gfa_address(self) -> IPv4Address:
@@ -307,6 +335,7 @@ class RegionalRegistrationReply(RegistrationReply):
     GFA IP Address in place of Home Agent."""
 
     TYPE: ClassVar[MessageType] = MessageType.REGIONAL_REGISTRATION_REPLY
+    _LAYOUT: ClassVar[tuple[tuple[str, int, int], ...]] = _reply_layout("gfa_ip_address")
 
     @property
     def gfa_address(self) -> IPv4Address:
