@@ -7,12 +7,47 @@ import sys
 from collections.abc import Sequence
 
 
+def _decode(args: argparse.Namespace) -> int:
+    from mip4.decode import run
+
+    return run(args)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from mip4.bench import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mip4",
         description="Mobile IPv4 with RFC 4881 low-latency handoffs: codecs, simulator, daemons.",
     )
-    parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    from mip4.decode import add_arguments as add_decode_arguments
+
+    decode = commands.add_parser(
+        "decode",
+        help="decode Mobile IPv4 messages from hex or a capture (JSON lines or a table)",
+        description="Decode every Mobile IPv4 message in HEX arguments or a pcap/pcapng "
+        "capture: one JSON object per message on stdout; a malformed message prints one "
+        "line on stderr naming the frame, field and byte offset, and the exit code is 2.",
+    )
+    add_decode_arguments(decode)
+    decode.set_defaults(handler=_decode)
+
+    from mip4.bench import add_arguments as add_bench_arguments
+
+    bench = commands.add_parser(
+        "bench",
+        help="measure speed: codec (messages per second, against scapy)",
+        description="Benchmarks. 'codec': encode and decode-with-verification rates of "
+        "the control-message codecs, with scapy's decode rate as the in-process baseline.",
+    )
+    add_bench_arguments(bench)
+    bench.set_defaults(handler=_bench)
     return parser
 
 

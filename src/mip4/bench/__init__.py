@@ -1,0 +1,59 @@
+"""``mip4 bench``: speed measurements against an in-process baseline (design: "Speed is
+measured by ``mip4 bench``, which prints figures and ratios against a baseline run in the
+same process"). Tests run them with ``--quick`` and never assert timings.
+
+Benchmarks: ``codec`` (:mod:`mip4.bench.codec`).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``mip4 bench`` sub-commands."""
+    benches = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    codec = benches.add_parser(
+        "codec",
+        help="encode and decode (with authenticator verification) rates, against scapy",
+        description="Messages per second to encode and to decode with authenticator "
+        "verification: a Registration Request with MN-HA authentication, a Handoff Request "
+        "with FA-FA authentication and an LLA, and an Agent Advertisement with an LLA; "
+        "with scapy's decode rate for the same Registration Request bytes and the ratio.",
+    )
+    codec.add_argument(
+        "--json",
+        metavar="FILE",
+        help="write the figures as JSON to FILE ('-' for stdout) instead of a table",
+    )
+    codec.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few iterations only (checks that the bench runs; the figures mean nothing)",
+    )
+    codec.add_argument(
+        "--seconds",
+        type=float,
+        default=0.2,
+        metavar="S",
+        help="minimum duration of one timed repeat (default 0.2)",
+    )
+    codec.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        metavar="N",
+        help="timed repeats per measurement; the best is reported (default 5)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch ``mip4 bench BENCH``."""
+    if args.bench == "codec":
+        from mip4.bench.codec import run as run_codec
+
+        return run_codec(args)
+    raise AssertionError(f"unknown bench {args.bench!r}")  # argparse restricts the choices
+
+
+__all__ = ["add_arguments", "run"]
