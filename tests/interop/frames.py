@@ -53,7 +53,7 @@ from mip4.wire.icmp import (
     RouterDiscoveryLinkLayerAddress,
     UnreachableCode,
 )
-from mip4.wire.ip import PROTO_ICMP, build_ipv4, build_udp_ipv4
+from mip4.wire.ip import PROTO_ICMP, IPv4Header, build_ipv4, build_udp_ipv4
 from mip4.wire.lla import (
     AccessPointId,
     EthernetMac,
@@ -69,6 +69,13 @@ from mip4.wire.registration import (
     RegistrationReply,
     RegistrationRequest,
     ReplyCode,
+)
+from mip4.wire.tunnel import (
+    Encapsulation,
+    decapsulate,
+    decapsulate_gre,
+    encapsulate_gre,
+    encapsulate_ip_in_ip,
 )
 
 LINKTYPE_RAW = 101  # pcap LINKTYPE_RAW (tcpdump.org link-layer header types): bare IPv4/IPv6
@@ -532,6 +539,53 @@ def icmp_frames() -> list[Frame]:
     ]
 
 
+# --------------------------------------------------------------------------- tunnels
+
+
+@dataclass(frozen=True)
+class Tunnelled:
+    """A tunnelled datagram, shown as our own decapsulator (:func:`decapsulate`) reads it."""
+
+    packet: bytes
+
+    def encode(self) -> bytes:
+        return self.packet
+
+    def to_dict(self) -> dict[str, object]:
+        result = decapsulate(self.packet)
+        out: dict[str, object] = {
+            "kind": result.kind.name.lower(),
+            "outer": result.outer_header.to_dict(),
+            "inner": IPv4Header.decode(result.inner).to_dict(),
+        }
+        if result.kind is Encapsulation.GRE:
+            out["gre"] = decapsulate_gre(self.packet)[1].to_dict()
+        return out
+
+
+def tunnel_frames() -> list[Frame]:
+    """IP in IP (RFC 2003) both ways between HA and FA, and GRE (RFC 2784) with the RFC 2890
+    key and sequence number and the RFC 2784 checksum."""
+    to_mn = build_udp_ipv4(CORRESPONDENT, HOME_ADDRESS, 5004, 5006, b"downlink data")
+    from_mn = build_udp_ipv4(HOME_ADDRESS, CORRESPONDENT, 5006, 5004, b"uplink")
+    frames = [
+        ("ip_in_ip_ha_to_fa", encapsulate_ip_in_ip(to_mn, HOME_AGENT, OLD_FA, identification=7)),
+        ("ip_in_ip_reverse_tunnel", encapsulate_ip_in_ip(from_mn, OLD_FA, HOME_AGENT, ttl=255)),
+        (
+            "gre_key_sequence_checksum",
+            encapsulate_gre(
+                to_mn,
+                HOME_AGENT,
+                COLOCATED_COA,
+                key=0x0102_0304,
+                sequence_number=0xFFFF_FFFF,
+                checksum=True,
+            ),
+        ),
+    ]
+    return [Frame(name, packet, Tunnelled(packet)) for name, packet in frames]
+
+
 # --------------------------------------------------------------------------- reading back
 
 
@@ -674,6 +728,7 @@ __all__ = [
     "problems",
     "registration_frames",
     "run_tshark",
+    "tunnel_frames",
     "udp434",
     "write_pcap",
 ]
