@@ -19,7 +19,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-from typing import Protocol, TypeVar
+from functools import lru_cache
+from typing import Any, Protocol, TypeVar
 
 from mip4.errors import LocalUsageError
 from mip4.wire.extensions import (
@@ -47,9 +48,30 @@ class AuthenticatedMessage(Protocol):
 _M = TypeVar("_M", bound=AuthenticatedMessage)
 
 
+_MD5_BLOCK = 64  # bytes per MD5 block (RFC 2104 §2: B = 64)
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+@lru_cache(maxsize=256)
+def _hmac_md5_pads(key: bytes) -> tuple[Any, Any]:
+    """MD5 states with ``K XOR ipad`` and ``K XOR opad`` already absorbed (RFC 2104 §4,
+    "Implementation Note": precompute them once per key)."""
+    if len(key) > _MD5_BLOCK:
+        key = hashlib.md5(key).digest()
+    key = key.ljust(_MD5_BLOCK, b"\0")
+    return hashlib.md5(key.translate(_IPAD)), hashlib.md5(key.translate(_OPAD))
+
+
 def hmac_md5(key: bytes, data: bytes) -> bytes:
     """HMAC-MD5 (RFC 2104), the mandatory default algorithm (RFC 5944 §3.5.1)."""
-    return hmac.digest(key, data, hashlib.md5)
+    inner_pad, outer_pad = _hmac_md5_pads(bytes(key))
+    inner = inner_pad.copy()
+    inner.update(data)
+    outer = outer_pad.copy()
+    outer.update(inner.digest())
+    digest: bytes = outer.digest()
+    return digest
 
 
 def mac_input(message: AuthenticatedMessage, index: int) -> bytes:
@@ -57,7 +79,30 @@ def mac_input(message: AuthenticatedMessage, index: int) -> bytes:
     ext = message.extensions[index]
     if not isinstance(ext, AuthenticationExtension):
         raise LocalUsageError(f"extension {index} ({type(ext).__name__}) is not an authenticator")
+    wire: bytes | None = getattr(message, "_wire", None)
+    if wire is not None:
+        # A decoded message re-encodes to exactly the bytes it came from, so the MAC input is
+        # a prefix of those bytes: no need to encode the message again.
+        start = _extension_offset(wire, getattr(message, "FIXED_SIZE", 0), index)
+        if start is not None and start < len(wire) and wire[start] == ext.TYPE:
+            return wire[: start + (8 if isinstance(ext, GeneralizedAuthentication) else 6)]
     return message.encode_fixed() + encode_extensions(message.extensions[:index]) + ext.header()
+
+
+def _extension_offset(wire: bytes, pos: int, index: int) -> int | None:
+    """Offset in ``wire`` of the extension number ``index``, the first one starting at
+    ``pos``, following the framing of RFC 5944 §1.8 (as ``decode_extensions`` does)."""
+    for _ in range(index):
+        if pos >= len(wire):
+            return None
+        ext_type = wire[pos]
+        if ext_type == 0:  # one-byte padding
+            pos += 1
+        elif ext_type == GeneralizedAuthentication.TYPE:  # long format, 16-bit Length
+            pos += 4 + int.from_bytes(wire[pos + 2 : pos + 4], "big")
+        else:
+            pos += 2 + wire[pos + 1]
+    return pos
 
 
 def seal(message: _M, template: AuthenticationExtension, key: bytes) -> _M:

@@ -388,6 +388,8 @@ _AUTH_TYPES: dict[int, type[_Authentication]] = {
 
 # Types below 128 this codec decodes with the Type | Length layout (36 has its own path).
 _KNOWN_NON_SKIPPABLE = frozenset((*_AUTH_TYPES, ControlExtensionType.GFA_IP_ADDRESS))
+_GENERALIZED_AUTH = int(ControlExtensionType.GENERALIZED_AUTH)  # plain int: hot loop below
+_SPI = struct.Struct("!I")
 
 
 def encode_extensions(extensions: tuple[ControlExtension, ...]) -> bytes:
@@ -410,7 +412,7 @@ def decode_extensions(data: bytes, start: int) -> tuple[ControlExtension, ...]:
             out.append(Padding())
             pos += 1
             continue
-        if ext_type == ControlExtensionType.GENERALIZED_AUTH:
+        if ext_type == _GENERALIZED_AUTH:
             out.append(_decode_generalized_auth(data, pos))
             pos += 4 + int.from_bytes(data[pos + 2 : pos + 4], "big")
             continue
@@ -440,16 +442,16 @@ def decode_extensions(data: bytes, start: int) -> tuple[ControlExtension, ...]:
 
 
 def _decode_one(ext_type: int, data: bytes, pos: int, start: int, end: int) -> ControlExtension:
-    body = data[start:end]
     auth_cls = _AUTH_TYPES.get(ext_type)
     if auth_cls is not None:
-        if len(body) < 4:
+        if end - start < 4:
             raise AuthenticatorLengthError(
-                f"Length {len(body)} cannot hold the 4-byte SPI",
+                f"Length {end - start} cannot hold the 4-byte SPI",
                 field="extension.length",
                 offset=pos + 1,
             )
-        return auth_cls(spi=int.from_bytes(body[:4], "big"), authenticator=body[4:])  # type: ignore[return-value]
+        return auth_cls(spi=_SPI.unpack_from(data, start)[0], authenticator=data[start + 4 : end])  # type: ignore[return-value]
+    body = data[start:end]
     if ext_type == ControlExtensionType.LINK_LAYER_ADDRESS:
         if not body:
             raise LengthError(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import ClassVar, Self
 
@@ -57,6 +57,8 @@ class HandoffCode(enum.IntEnum):
 _HRQST = struct.Struct("!BBHHH4s4sQ")  # 24 bytes: Type, Flags, Reserved, Lifetime, Reserved, ...
 _HRPLY = struct.Struct("!BBBBHH4s4sQ")  # 24 bytes: Type, Flags, Reserved, Code, Lifetime, ...
 _RESERVED_FLAG = 0x01
+# Every byte value as its flag set, looked up instead of constructing the enum per message.
+_FLAGS_BY_BYTE = tuple(HandoffFlags(value) for value in range(256))
 _ADDRESSES = (("mn_home_address", 8, 4), ("ha_address", 12, 4), ("identification", 16, 8))
 _HRQST_LAYOUT = (
     ("type", 0, 1),
@@ -139,6 +141,9 @@ class HandoffRequest:
     ha_address: IPv4Address
     identification: int
     extensions: tuple[ControlExtension, ...] = ()
+    # The bytes a decoded message came from (not a field of the message: not compared, not
+    # copied by dataclasses.replace). Authenticator verification reads its MAC input here.
+    _wire: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def variant(self) -> HandoffVariant:
@@ -176,14 +181,17 @@ class HandoffRequest:
             raise ReservedValueError("reserved bytes must be zero", field="reserved", offset=2)
         if reserved2:
             raise ReservedValueError("reserved bytes must be zero", field="reserved", offset=6)
-        return cls(
-            flags=HandoffFlags(flags),
+        message = cls(
+            flags=_FLAGS_BY_BYTE[flags],
             lifetime=lifetime,
             mn_home_address=ipv4(home),
             ha_address=ipv4(ha),
             identification=ident,
             extensions=decode_extensions(data, _HRQST.size),
         )
+        if type(data) is bytes:
+            object.__setattr__(message, "_wire", data)
+        return message
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -228,6 +236,9 @@ class HandoffReply:
     ha_address: IPv4Address
     identification: int
     extensions: tuple[ControlExtension, ...] = ()
+    # The bytes a decoded message came from (not a field of the message: not compared, not
+    # copied by dataclasses.replace). Authenticator verification reads its MAC input here.
+    _wire: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def variant(self) -> HandoffVariant:
@@ -270,8 +281,8 @@ class HandoffReply:
             raise ReservedValueError("reserved byte must be zero", field="reserved", offset=2)
         if reserved2:
             raise ReservedValueError("reserved bytes must be zero", field="reserved", offset=6)
-        return cls(
-            flags=HandoffFlags(flags),
+        message = cls(
+            flags=_FLAGS_BY_BYTE[flags],
             code=code,
             lifetime=lifetime,
             mn_home_address=ipv4(home),
@@ -279,6 +290,9 @@ class HandoffReply:
             identification=ident,
             extensions=decode_extensions(data, _HRPLY.size),
         )
+        if type(data) is bytes:
+            object.__setattr__(message, "_wire", data)
+        return message
 
     def to_dict(self) -> dict[str, object]:
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import ClassVar, Self
 
@@ -47,6 +47,8 @@ class RegistrationFlags(enum.IntFlag):
 
 
 _RESERVED_REQUEST_FLAGS = RegistrationFlags.r | RegistrationFlags.x
+# Every byte value as its flag set, looked up instead of constructing the enum per message.
+_FLAGS_BY_BYTE = tuple(RegistrationFlags(value) for value in range(256))
 
 
 class ReplyCode(enum.IntEnum):
@@ -196,6 +198,9 @@ class RegistrationRequest:
     care_of_address: IPv4Address
     identification: int
     extensions: tuple[ControlExtension, ...] = ()
+    # The bytes a decoded message came from (not a field of the message: not compared, not
+    # copied by dataclasses.replace). Authenticator verification reads its MAC input here.
+    _wire: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def encode_fixed(self) -> bytes:
         return _REQUEST.pack(
@@ -219,8 +224,8 @@ class RegistrationRequest:
         if flags & _RESERVED_REQUEST_FLAGS:
             bit = "r" if flags & RegistrationFlags.r else "x"
             raise ReservedValueError(f"reserved flag {bit} is set", field=f"flags.{bit}", offset=1)
-        return cls(
-            flags=RegistrationFlags(flags),
+        message = cls(
+            flags=_FLAGS_BY_BYTE[flags],
             lifetime=lifetime,
             home_address=ipv4(home),
             home_agent=ipv4(agent),
@@ -228,6 +233,9 @@ class RegistrationRequest:
             identification=ident,
             extensions=decode_extensions(data, _REQUEST.size),
         )
+        if type(data) is bytes:
+            object.__setattr__(message, "_wire", data)
+        return message
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -269,6 +277,7 @@ class RegistrationReply:
     home_agent: IPv4Address
     identification: int
     extensions: tuple[ControlExtension, ...] = ()
+    _wire: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def encode_fixed(self) -> bytes:
         return _REPLY.pack(
@@ -288,7 +297,7 @@ class RegistrationReply:
         _check_type(data, cls.TYPE, cls.__name__)
         need_layout(data, cls._LAYOUT)
         _, code, lifetime, home, agent, ident = _REPLY.unpack_from(data)
-        return cls(
+        message = cls(
             code=code,
             lifetime=lifetime,
             home_address=ipv4(home),
@@ -296,6 +305,9 @@ class RegistrationReply:
             identification=ident,
             extensions=decode_extensions(data, _REPLY.size),
         )
+        if type(data) is bytes:
+            object.__setattr__(message, "_wire", data)
+        return message
 
     @property
     def accepted(self) -> bool:
