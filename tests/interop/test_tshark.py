@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from mip4.wire.ip import IPv4Header
 from tests.conftest import require_tool
 from tests.interop.frames import (
     Frame,
@@ -88,8 +89,6 @@ def test_every_frame_is_read_without_errors(pcap: Path) -> None:
 
 
 def _outer(frame: Frame) -> dict[str, object]:
-    from mip4.wire.ip import IPv4Header
-
     return IPv4Header.decode(frame.packet).to_dict()
 
 
