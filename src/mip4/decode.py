@@ -37,8 +37,15 @@ from mip4.wire.ip import (
     UdpDatagram,
 )
 from mip4.wire.messages import MOBILE_IP_PORT, decode_control_message
+from mip4.wire.tunnel import (
+    GRE_VERSION,
+    decapsulate_gre,
+    decapsulate_ip_in_ip,
+    decapsulate_minimal,
+)
 
 MAX_TUNNEL_DEPTH = 8  # nested encapsulations followed before giving up
+TUNNEL_NAMES = {PROTO_IPIP: "ip-in-ip", PROTO_MINIMAL: "minimal", PROTO_GRE: "gre"}
 
 PROTOCOL_NAMES = {
     1: "icmp",
@@ -327,7 +334,44 @@ class PacketDecoder:
     def _encapsulated(
         self, header: IPv4Header, packet: bytes, payload: bytes, ctx: _Context
     ) -> list[Result]:
-        return [Skipped(ctx.frame, f"IP protocol {_protocol_name(header.protocol)}")]
+        if header.protocol == PROTO_ESP:
+            return self._esp(header, packet, payload, ctx)
+        if len(ctx.tunnel) >= MAX_TUNNEL_DEPTH:
+            return [Skipped(ctx.frame, f"more than {MAX_TUNNEL_DEPTH} nested tunnels")]
+        name = TUNNEL_NAMES[header.protocol]
+        layer: dict[str, object] = {
+            "encapsulation": name,
+            "src": str(header.source),
+            "dst": str(header.destination),
+            "ttl": header.ttl,
+        }
+        try:
+            if header.protocol == PROTO_IPIP:
+                _, inner = decapsulate_ip_in_ip(packet)
+            elif header.protocol == PROTO_MINIMAL:
+                _, forwarding, inner = decapsulate_minimal(packet)
+                layer["minimal"] = forwarding.to_dict()
+            else:
+                if len(payload) >= 4:
+                    word, protocol_type = int.from_bytes(payload[:2], "big"), payload[2:4]
+                    if word & GRE_VERSION or protocol_type != b"\x08\x00":
+                        return [
+                            Skipped(
+                                ctx.frame,
+                                f"GRE version {word & GRE_VERSION}, "
+                                f"protocol type 0x{protocol_type.hex()}: not IPv4 in GRE",
+                            )
+                        ]
+                _, gre, inner = decapsulate_gre(packet)
+                layer["gre"] = gre.to_dict()
+        except DecodeError as exc:
+            return [Malformed(ctx.frame, f"{name} tunnel", exc)]
+        return self._walk(inner, ctx.deeper(layer))
+
+    def _esp(
+        self, header: IPv4Header, packet: bytes, payload: bytes, ctx: _Context
+    ) -> list[Result]:
+        return [Skipped(ctx.frame, "ESP")]
 
 
 def _length_error(total: int, present: int) -> DecodeError:
@@ -519,7 +563,10 @@ def print_table(records: Sequence[DecodedMessage], out: TextIO) -> None:
             details = f"{_tunnel_summary(record.tunnel)} | {details}"
         if record.ttl is not None:
             route += f" ttl {record.ttl}"
-        table.add_row(str(record.frame.number), shown_time, route, message_title(data), details)
+        title = message_title(data)
+        if data.get("message") == "tunnelled_packet" and record.tunnel:
+            title = f"data via {record.tunnel[-1].get('encapsulation')}"
+        table.add_row(str(record.frame.number), shown_time, route, title, details)
     console = Console(file=out, width=max(160, Console(file=out).width), highlight=False)
     console.print(table)
 

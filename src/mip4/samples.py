@@ -35,6 +35,7 @@ from mip4.wire.handoff import HandoffFlags, HandoffReply, HandoffRequest
 from mip4.wire.icmp import (
     AgentAdvertisement,
     AgentSolicitation,
+    DestinationUnreachable,
     MobilityAgentAdvertisement,
     MobilityAgentFlags,
     Padding,
@@ -52,6 +53,7 @@ from mip4.wire.registration import (
     RegistrationRequest,
     ReplyCode,
 )
+from mip4.wire.tunnel import Encapsulation, decapsulate, encapsulate
 
 MOBILE_IP_PORT = 434  # RFC 5944 §1.8
 MN_PORT = 49152  # the MN's (ephemeral) source port for its requests
@@ -427,6 +429,72 @@ def _icmp(src: IPv4Address, dst: IPv4Address, message: bytes, *, ip_id: int) -> 
     return build_ipv4(src, dst, PROTO_ICMP, message, ttl=1, identification=ip_id)
 
 
+CBR_PORT = 5004  # the CBR flows of the simulator (G.711-like: 160-byte payload)
+GRE_KEY = 0x0000_1001  # RFC 2890 key of the reverse tunnel nFA -> HA
+
+
+def _cbr(src: IPv4Address, dst: IPv4Address, sequence: int, *, ttl: int) -> bytes:
+    """A user datagram of the CBR flow: sequence number, then zero padding to 160 bytes."""
+    payload = sequence.to_bytes(4, "big") + bytes(156)
+    return _udp(src, dst, CBR_PORT, CBR_PORT, payload, ttl=ttl, ip_id=0x2000 + sequence)
+
+
+def tunnel_frames() -> list[SampleFrame]:
+    """The data plane: user packets tunnelled by the HA (RFC 5944 §4.1) and reverse-tunnelled
+    by the FA (RFC 3024), one per encapsulation, and an ICMP error from inside a tunnel."""
+    downlink = _cbr(CN, MN_HOME, 1, ttl=63)  # the HA forwards it: inner TTL decremented
+    uplink = _cbr(MN_HOME, CN, 2, ttl=64)
+    ip_in_ip = encapsulate(Encapsulation.IP_IN_IP, downlink, HA, NFA, identification=0x3001)
+    minimal = encapsulate(Encapsulation.MINIMAL, _cbr(CN, MN_HOME, 3, ttl=63), HA, NFA)
+    gre = encapsulate(
+        Encapsulation.GRE,
+        uplink,
+        NFA,
+        HA,
+        identification=0x3003,
+        gre_key=GRE_KEY,
+        gre_sequence_number=1,
+    )
+    # The HA still tunnels to the old care-of address after the aFA left: the last router
+    # answers host unreachable, quoting the outer header and 64 bits (RFC 792, RFC 2003 §4).
+    stale = encapsulate(
+        Encapsulation.IP_IN_IP, _cbr(CN, MN_HOME, 4, ttl=63), HA, AFA, identification=0x3004
+    )
+    unreachable = DestinationUnreachable.about(stale, code=1)
+    return [
+        SampleFrame(
+            name="ip_in_ip_tunnel",
+            rfc="RFC 2003 §3; RFC 5944 §4.1",
+            packet=ip_in_ip,
+            message=decapsulate(ip_in_ip),
+            note="HA -> nFA, inner CN -> MN user datagram",
+        ),
+        SampleFrame(
+            name="minimal_encapsulation_tunnel",
+            rfc="RFC 2004 §3; RFC 5944 §4.1",
+            packet=minimal,
+            message=decapsulate(minimal),
+            note="HA -> nFA, forwarding header with S set (original source CN)",
+        ),
+        SampleFrame(
+            name="gre_reverse_tunnel",
+            rfc="RFC 2784 §2, RFC 2890 §2; RFC 3024 §5",
+            packet=gre,
+            message=decapsulate(gre),
+            note="nFA -> HA reverse tunnel with key and sequence number, inner MN -> CN",
+        ),
+        SampleFrame(
+            name="destination_unreachable",
+            rfc="RFC 792; RFC 2003 §4",
+            packet=build_ipv4(
+                ROUTER, HA, PROTO_ICMP, unreachable.encode(), ttl=64, identification=0x3005
+            ),
+            message=DestinationUnreachable.decode(unreachable.encode()),
+            note="router -> HA: host unreachable for a tunnel to the old care-of address",
+        ),
+    ]
+
+
 def _htt_extensions() -> tuple[LinkLayerAddress, ...]:
     """RFC 4881 §4.7 order: LLA sub-type 5 with the aFA's address, then the MN's LLA."""
     return (LinkLayerAddress(value=SolicitedIpv4Address(address=AFA)), _mn_lla())
@@ -434,8 +502,7 @@ def _htt_extensions() -> tuple[LinkLayerAddress, ...]:
 
 def sample_frames() -> list[SampleFrame]:
     """Every sample packet, in the order of the capture (deterministic)."""
-    icmp = icmp_frames()
-    return [*icmp, *control_frames()]
+    return [*icmp_frames(), *control_frames(), *tunnel_frames()]
 
 
 def write_sample_pcap(path: str | Path) -> list[SampleFrame]:
