@@ -16,8 +16,9 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	mkdir -p out/demo
-	$(BIN)/mip4 decode --sample-pcap out/demo/sample.pcap
+	$(BIN)/mip4 decode --write-sample out/demo/sample.pcap
 	$(BIN)/mip4 decode --pcap out/demo/sample.pcap --table
+	$(BIN)/mip4 decode --pcap out/demo/sample.pcap > out/demo/sample.jsonl
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
