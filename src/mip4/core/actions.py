@@ -15,17 +15,13 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
 from mip4.wire.ip import PROTO_ICMP, PROTO_UDP, UdpDatagram, build_ipv4
+from mip4.wire.tunnel import Encapsulation
 
 TimerKey = tuple[str | int | IPv4Address, ...]
 """A timer's identity, e.g. ``("advertise",)`` or ``("registration-retry", home_address)``."""
 
-
-class TunnelMode(enum.Enum):
-    """Encapsulation a tunnel uses (RFC 5944 §4.1: IP-in-IP by default; M and G bits)."""
-
-    IP_IN_IP = "ipip"  # RFC 2003
-    MINIMAL = "minimal"  # RFC 2004
-    GRE = "gre"  # RFC 2784
+TunnelMode = Encapsulation
+"""Encapsulation a tunnel uses (RFC 5944 §4.1: IP-in-IP by default; M and G bits)."""
 
 
 # ---------------------------------------------------------------------------- sending
