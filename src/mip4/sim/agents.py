@@ -1,0 +1,144 @@
+"""Building the real agents of :mod:`mip4.core` for a simulated world.
+
+:func:`make_agent` turns a node of the :class:`~mip4.sim.runner.WorldPlan` into a configured
+agent: addresses, MACs and interface names from the plan, timers and options from the
+scenario, one MN-HA security association per MN (HMAC-MD5, RFC 5944 §3.5), FA-GFA and MN-GFA
+associations when the scenario has a GFA (RFC 4857 §11), and the method's options
+(``standard-solicit``: the MN solicits on L2-LU).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from typing import TYPE_CHECKING
+
+from mip4.core.actions import TunnelMode
+from mip4.core.security import RandomSource, SecurityAssociation
+from mip4.sim.network import AIR, WIRED, Agent
+
+if TYPE_CHECKING:
+    from mip4.sim.runner import NodePlan, WorldPlan
+
+_ENCAPSULATION = {
+    "ipip": TunnelMode.IP_IN_IP,
+    "minimal": TunnelMode.MINIMAL,
+    "gre": TunnelMode.GRE,
+}
+
+
+def security_association(spi: int, label: str) -> SecurityAssociation:
+    """A deterministic HMAC-MD5 association (the key is derived from ``label``)."""
+    return SecurityAssociation(spi=spi, key=hashlib.sha256(label.encode()).digest()[:16])
+
+
+def make_agent(node: NodePlan, world: WorldPlan, random: RandomSource) -> Agent:
+    """The real agent for ``node`` (lazy imports: the simulator does not need them to load)."""
+    from mip4.core.config import (
+        AdvertisementConfig,
+        ForeignAgentConfig,
+        GatewayForeignAgentConfig,
+        GfaOption,
+        HomeAgentConfig,
+        MobileNodeConfig,
+    )
+
+    scenario = world.scenario
+    protocol = scenario.protocol
+    lifetime = protocol.registration_lifetime_s
+    mn_ha = {
+        mn.address: security_association(1000 + i, f"mn-ha:{mn.name}")
+        for i, mn in enumerate(world.mns)
+    }
+    gfa = world.gfa
+    mn_gfa = (
+        {
+            mn.address: security_association(3000 + i, f"mn-gfa:{mn.name}")
+            for i, mn in enumerate(world.mns)
+        }
+        if gfa is not None
+        else {}
+    )
+    if node.role == "HA":
+        from mip4.core.home_agent import HomeAgent
+
+        return HomeAgent(
+            HomeAgentConfig(
+                name=node.name,
+                address=node.address,
+                home_interface=WIRED,
+                mac=node.mac,
+                mn_ha=mn_ha,
+                max_lifetime=max(1800, lifetime),
+                simultaneous_bindings=True,
+                reverse_tunnel_offered=True,
+            ),
+            random=random,
+        )
+    if node.role == "FA":
+        from mip4.core.foreign_agent import ForeignAgent
+
+        gfa_option = (
+            GfaOption(
+                address=gfa.address,
+                security=security_association(2000 + node.index, f"fa-gfa:{node.name}"),
+            )
+            if gfa is not None
+            else None
+        )
+        return ForeignAgent(
+            ForeignAgentConfig(
+                name=node.name,
+                address=node.address,
+                access_interface=AIR,
+                wired_interface=WIRED,
+                mac=node.mac,
+                advertisement=AdvertisementConfig(
+                    interval=protocol.advertisement_interval_ms / 1000.0,
+                    jitter=protocol.advertisement_jitter,
+                ),
+                registration_lifetime=max(1800, lifetime),
+                reverse_tunnel_offered=True,
+                gfa=gfa_option,
+            ),
+            random=random,
+        )
+    if node.role == "GFA":
+        gateway = importlib.import_module("mip4.core.gateway_foreign_agent")
+        agent: Agent = gateway.GatewayForeignAgent(
+            GatewayForeignAgentConfig(
+                name=node.name,
+                address=node.address,
+                interface=WIRED,
+                fa_gfa={
+                    fa.address: security_association(2000 + fa.index, f"fa-gfa:{fa.name}")
+                    for fa in world.fas
+                },
+                mn_gfa=mn_gfa,
+                max_lifetime=max(1800, lifetime),
+            ),
+            random=random,
+        )
+        return agent
+    if node.role == "MN":
+        from mip4.core.mobile_node import MobileNode
+
+        return MobileNode(
+            MobileNodeConfig(
+                name=node.name,
+                home_address=node.address,
+                home_agent=world.ha.address,
+                mn_ha=mn_ha[node.address],
+                interface=AIR,
+                mac=node.mac,
+                mn_gfa={gfa.address: mn_gfa[node.address]} if gfa is not None else {},
+                registration_lifetime=lifetime,
+                reverse_tunnel=protocol.reverse_tunnel,
+                encapsulation=_ENCAPSULATION[protocol.encapsulation],
+                simultaneous_bindings=protocol.simultaneous_bindings,
+                solicit_on_link_up=world.method == "standard-solicit",
+                regional_registration=gfa is not None,
+            ),
+            random=random,
+        )
+    raise ValueError(f"no agent for role {node.role!r}")

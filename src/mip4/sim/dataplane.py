@@ -1,0 +1,449 @@
+"""The simulator's data plane: every data-plane action of :mod:`mip4.core.actions`, on real bytes.
+
+Agents never forward user packets; they program this data plane (design.md, "Control plane
+and data plane are split"). One :class:`RouterDataPlane` serves each HA, FA and GFA node and
+holds the state the actions install:
+
+- ``SetMobilityBinding`` (HA): packets for a home address are intercepted and tunnelled to
+  every care-of address (several: the HA bicasts, RFC 5944 §3.6.1.2 S bit); reverse-tunnelled
+  packets from a current care-of address whose inner source is the home address are
+  decapsulated and routed (RFC 3024 §4.2.2 check; anything else is dropped);
+- ``SetVisitor`` / ``RemoveVisitor`` (FA): decapsulated packets for the home address are
+  delivered on the access link to the visitor's link-layer address (RFC 5944 §4.2.2; packets
+  for a home address with no visitor entry are dropped);
+- ``SetUplink`` (FA, GFA): packets from the home address are routed, or reverse-tunnelled to
+  the HA, a GFA or an anchor FA (RFC 3024 §5.2, RFC 4881 §4.1);
+- ``SetForwardTunnel`` (FA BET forward end, GFA): packets for the home address are
+  re-encapsulated to the peer instead of delivered (RFC 4881 §4.1);
+- ``StartBuffering`` / ``FlushBuffer``: packets for the home address are held (at most
+  ``limit``; more are dropped) and later released through the forwarding state then current,
+  or discarded;
+- ``SetProxyArp``: the FA answers ARP for an address on its access link (RFC 4881 §4.1).
+
+The MN's ``SetDefaultRouter`` lives in :class:`MobileDataPlane`.
+
+Downlink precedence for a packet whose inner destination is a home address: buffer, then
+forward tunnel, then visitor delivery. IP-in-IP, the default, takes a fast path whose bytes
+equal :func:`mip4.wire.tunnel.encapsulate_ip_in_ip` (a test checks it); minimal encapsulation
+and GRE go through :mod:`mip4.wire.tunnel`.
+"""
+
+from __future__ import annotations
+
+import struct
+from functools import lru_cache
+from ipaddress import IPv4Address
+from typing import Protocol
+
+from mip4.core.actions import (
+    DataPlaneAction,
+    FlushBuffer,
+    RemoveVisitor,
+    SetDefaultRouter,
+    SetForwardTunnel,
+    SetMobilityBinding,
+    SetProxyArp,
+    SetUplink,
+    SetVisitor,
+    StartBuffering,
+    TunnelMode,
+    UplinkMode,
+)
+from mip4.wire.errors import DecodeError
+from mip4.wire.ip import PROTO_GRE, PROTO_IPIP, PROTO_MINIMAL, PROTO_UDP, internet_checksum
+from mip4.wire.tunnel import Encapsulation, EncapsulationRefused, decapsulate, encapsulate
+
+TUNNEL_PROTOCOLS = frozenset({PROTO_IPIP, PROTO_GRE, PROTO_MINIMAL})
+MOBILE_IP_PORT = 434
+OUTER_TTL = 64
+
+_ENCAPSULATION = {
+    TunnelMode.IP_IN_IP: Encapsulation.IP_IN_IP,
+    TunnelMode.MINIMAL: Encapsulation.MINIMAL,
+    TunnelMode.GRE: Encapsulation.GRE,
+}
+
+_HEADER = struct.Struct("!BBHHHBBH4s4s")
+
+# ---------------------------------------------------------------------------- byte helpers
+
+
+@lru_cache(maxsize=65536)
+def ipv4_header(
+    source: bytes,
+    destination: bytes,
+    protocol: int,
+    total_length: int,
+    ttl: int = 64,
+    tos: int = 0,
+    flags_fragment: int = 0,
+) -> bytes:
+    """A 20-byte IPv4 header with its checksum (cached: the hot path reuses headers)."""
+    raw = _HEADER.pack(
+        0x45, tos, total_length, 0, flags_fragment, ttl, protocol, 0, source, destination
+    )
+    checksum = internet_checksum(raw)
+    return raw[:10] + checksum.to_bytes(2, "big") + raw[12:]
+
+
+def decrement_ttl(packet: bytes) -> bytes | None:
+    """``packet`` with its TTL decremented and the header checksum updated incrementally
+    (RFC 1624 eq. 3), or None when the TTL would reach 0 (RFC 791: the packet is dropped)."""
+    ttl = packet[8]
+    if ttl <= 1:
+        return None
+    old = (ttl << 8) | packet[9]
+    checksum = (packet[10] << 8) | packet[11]
+    total = (~checksum & 0xFFFF) + (~old & 0xFFFF) + (old - 0x100)
+    total = (total & 0xFFFF) + (total >> 16)
+    total = (total & 0xFFFF) + (total >> 16)
+    checksum = ~total & 0xFFFF
+    return packet[:8] + bytes((ttl - 1, packet[9], checksum >> 8, checksum & 0xFF)) + packet[12:]
+
+
+def encapsulate_packet(mode: TunnelMode, inner: bytes, source: bytes, destination: bytes) -> bytes:
+    """Tunnel ``inner`` from ``source`` to ``destination`` (4-byte addresses).
+
+    IP in IP (RFC 2003 §3.1: TOS copied, DF copied, outer TTL 64, identification 0) is built
+    from a cached header; the other modes use :func:`mip4.wire.tunnel.encapsulate`.
+    Raises :class:`~mip4.wire.tunnel.EncapsulationRefused` where the RFCs forbid the tunnel.
+    """
+    if mode is TunnelMode.IP_IN_IP:
+        return (
+            ipv4_header(
+                source,
+                destination,
+                PROTO_IPIP,
+                20 + len(inner),
+                OUTER_TTL,
+                inner[1],
+                ((inner[6] << 8) | inner[7]) & 0x4000,
+            )
+            + inner
+        )
+    return encapsulate(_ENCAPSULATION[mode], inner, IPv4Address(source), IPv4Address(destination))
+
+
+def decapsulate_packet(packet: bytes) -> bytes | None:
+    """The inner datagram of a tunnelled ``packet``, or None if it does not decode."""
+    if packet[9] == PROTO_IPIP and packet[0] == 0x45:
+        inner = packet[20:]
+        if len(inner) >= 20 and (inner[2] << 8 | inner[3]) == len(inner):
+            return inner
+        return None
+    try:
+        return decapsulate(packet).inner
+    except DecodeError:
+        return None
+
+
+def is_mobile_ip_control(packet: bytes) -> bool:
+    """A UDP datagram to port 434 (routed normally even from a reverse-tunnelled visitor:
+    RFC 4881 §3.6 sends the low-latency RRQ through the oFA to the nFA's address)."""
+    ihl = (packet[0] & 0x0F) * 4
+    return (
+        packet[9] == PROTO_UDP
+        and len(packet) >= ihl + 4
+        and (packet[ihl + 2] << 8 | packet[ihl + 3]) == MOBILE_IP_PORT
+    )
+
+
+# ---------------------------------------------------------------------------- host interface
+
+
+class Host(Protocol):
+    """What a data plane needs from the node that carries it."""
+
+    name: str
+
+    def route(self, packet: bytes, meta: str | None) -> None:
+        """Forward ``packet`` (TTL already handled) on the wired core by its destination."""
+
+    def deliver_on_access_link(self, packet: bytes, meta: str | None, link_address: bytes) -> None:
+        """Send ``packet`` on the access link (radio cell) to ``link_address``."""
+
+    def dataplane_drop(self, reason: str, packet: bytes, meta: str | None) -> None:
+        """Count and trace a packet the data plane refused."""
+
+
+class Binding:
+    """An HA mobility binding as the data plane sees it."""
+
+    __slots__ = ("care_of_addresses", "mode", "tunnel_source")
+
+    def __init__(
+        self, care_of_addresses: tuple[bytes, ...], tunnel_source: bytes, mode: TunnelMode
+    ):
+        self.care_of_addresses = care_of_addresses
+        self.tunnel_source = tunnel_source
+        self.mode = mode
+
+
+class Uplink:
+    """How an FA forwards a visitor's outgoing packets."""
+
+    __slots__ = ("destination", "mode", "source", "tunnel_mode")
+
+    def __init__(
+        self, mode: UplinkMode, source: bytes, destination: bytes, tunnel_mode: TunnelMode
+    ) -> None:
+        self.mode = mode
+        self.source = source
+        self.destination = destination
+        self.tunnel_mode = tunnel_mode
+
+
+class ForwardTunnel:
+    """A BET forward end (or a GFA's downlink leg): re-encapsulate to ``peer``."""
+
+    __slots__ = ("mode", "peer", "source")
+
+    def __init__(self, peer: bytes, source: bytes, mode: TunnelMode) -> None:
+        self.peer = peer
+        self.source = source
+        self.mode = mode
+
+
+class Buffer:
+    """Packets held for one home address."""
+
+    __slots__ = ("limit", "packets")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.packets: list[tuple[bytes, str | None]] = []
+
+
+class RouterDataPlane:
+    """The data plane of an HA, FA or GFA node (see the module docstring)."""
+
+    __slots__ = (
+        "address",
+        "bindings",
+        "buffers",
+        "forward_tunnels",
+        "host",
+        "proxy_arp",
+        "uplinks",
+        "visitors",
+    )
+
+    def __init__(self, host: Host, address: bytes) -> None:
+        self.host = host
+        self.address = address  # default tunnel source
+        self.bindings: dict[bytes, Binding] = {}
+        self.visitors: dict[bytes, bytes] = {}  # home address -> link-layer address
+        self.uplinks: dict[bytes, Uplink] = {}
+        self.forward_tunnels: dict[bytes, ForwardTunnel] = {}
+        self.buffers: dict[bytes, Buffer] = {}
+        self.proxy_arp: set[tuple[str, bytes]] = set()
+
+    # -------------------------------------------------------------- programming
+
+    def apply(self, action: DataPlaneAction) -> None:
+        """Install the state one action describes."""
+        match action:
+            case SetMobilityBinding(
+                home_address=home, care_of_addresses=coas, tunnel_source=src, mode=mode
+            ):
+                if coas:
+                    self.bindings[home.packed] = Binding(
+                        tuple(c.packed for c in coas), src.packed, mode
+                    )
+                else:
+                    self.bindings.pop(home.packed, None)
+            case SetVisitor(home_address=home, link_address=mac):
+                self.visitors[home.packed] = mac
+            case RemoveVisitor(home_address=home):
+                self.visitors.pop(home.packed, None)
+            case SetUplink(home_address=home, mode=mode):
+                up_source = action.tunnel_source
+                up_destination = action.tunnel_destination
+                self.uplinks[home.packed] = Uplink(
+                    mode,
+                    up_source.packed if up_source else self.address,
+                    up_destination.packed if up_destination else b"",
+                    action.tunnel_mode,
+                )
+            case SetForwardTunnel(home_address=home, peer=peer):
+                if peer is None:
+                    self.forward_tunnels.pop(home.packed, None)
+                else:
+                    fw_source = action.tunnel_source
+                    self.forward_tunnels[home.packed] = ForwardTunnel(
+                        peer.packed,
+                        fw_source.packed if fw_source else self.address,
+                        action.tunnel_mode,
+                    )
+            case StartBuffering(home_address=home, limit=limit):
+                buffer = self.buffers.get(home.packed)
+                if buffer is None:
+                    self.buffers[home.packed] = Buffer(limit)
+                else:
+                    buffer.limit = limit
+            case FlushBuffer(home_address=home, discard=discard):
+                self.flush(home.packed, discard)
+            case SetProxyArp(address=address, interface=interface, enabled=enabled):
+                if enabled:
+                    self.proxy_arp.add((interface, address.packed))
+                else:
+                    self.proxy_arp.discard((interface, address.packed))
+            case SetDefaultRouter():
+                pass  # an MN action; the node refuses it before it gets here
+
+    # -------------------------------------------------------------- forwarding
+
+    def intercepts(self, destination: bytes) -> bool:
+        return destination in self.bindings
+
+    def intercept(self, packet: bytes, meta: str | None) -> None:
+        """HA: tunnel a packet for a home address to each care-of address (RFC 5944 §4.2.3)."""
+        binding = self.bindings[packet[16:20]]
+        inner = decrement_ttl(packet)  # RFC 2003 §3.1: the encapsulator is forwarding it
+        if inner is None:
+            self.host.dataplane_drop("ttl-exceeded", packet, meta)
+            return
+        for coa in binding.care_of_addresses:
+            self._tunnel(binding.mode, inner, binding.tunnel_source, coa, meta)
+
+    def _tunnel(
+        self, mode: TunnelMode, inner: bytes, source: bytes, destination: bytes, meta: str | None
+    ) -> None:
+        try:
+            outer = encapsulate_packet(mode, inner, source, destination)
+        except EncapsulationRefused:
+            self.host.dataplane_drop("encapsulation-refused", inner, meta)
+            return
+        self.host.route(outer, meta)
+
+    def decapsulated(self, outer: bytes, meta: str | None) -> None:
+        """A tunnelled packet addressed to this node (RFC 2003 §3.1 tunnel exit)."""
+        inner = decapsulate_packet(outer)
+        if inner is None:
+            self.host.dataplane_drop("bad-tunnel", outer, meta)
+            return
+        destination = inner[16:20]
+        if (
+            destination in self.buffers
+            or destination in self.forward_tunnels
+            or destination in self.visitors
+        ):
+            self.downlink(inner, meta)
+            return
+        source = inner[12:16]
+        binding = self.bindings.get(source)
+        if binding is not None:
+            # RFC 3024 §4.2.2: the outer source must be a current care-of address.
+            if outer[12:16] in binding.care_of_addresses:
+                routed = decrement_ttl(inner)
+                if routed is None:
+                    self.host.dataplane_drop("ttl-exceeded", inner, meta)
+                elif routed[16:20] in self.bindings:
+                    self.intercept(routed, meta)
+                else:
+                    self.host.route(routed, meta)
+            else:
+                self.host.dataplane_drop("reverse-tunnel-check", outer, meta)
+            return
+        if source in self.uplinks:
+            self.uplink(inner, meta)
+            return
+        # RFC 5944 §4.2.2: nothing for this home address here (no visitor, no tunnel).
+        self.host.dataplane_drop("not-a-visitor", inner, meta)
+
+    def downlink(self, inner: bytes, meta: str | None) -> None:
+        """A packet for a home address, out of a tunnel: buffer, forward or deliver."""
+        home = inner[16:20]
+        buffer = self.buffers.get(home)
+        if buffer is not None:
+            if len(buffer.packets) >= buffer.limit:
+                self.host.dataplane_drop("buffer-full", inner, meta)
+            else:
+                buffer.packets.append((inner, meta))
+            return
+        tunnel = self.forward_tunnels.get(home)
+        if tunnel is not None:
+            self._tunnel(tunnel.mode, inner, tunnel.source, tunnel.peer, meta)
+            return
+        link_address = self.visitors.get(home)
+        if link_address is None:
+            # RFC 5944 §4.2.2: only to visitors; silently dropped (counted here).
+            self.host.dataplane_drop("not-a-visitor", inner, meta)
+            return
+        delivered = decrement_ttl(inner)
+        if delivered is None:
+            self.host.dataplane_drop("ttl-exceeded", inner, meta)
+            return
+        self.host.deliver_on_access_link(delivered, meta, link_address)
+
+    def uplink(self, packet: bytes, meta: str | None) -> None:
+        """A packet from a visitor (from the access link or out of a BET reverse tunnel)."""
+        uplink = self.uplinks.get(packet[12:16])
+        if uplink is None:
+            self.host.dataplane_drop("not-a-visitor", packet, meta)
+            return
+        routed = decrement_ttl(packet)
+        if routed is None:
+            self.host.dataplane_drop("ttl-exceeded", packet, meta)
+            return
+        if uplink.mode is UplinkMode.ROUTE or is_mobile_ip_control(packet):
+            self.host.route(routed, meta)
+            return
+        self._tunnel(uplink.tunnel_mode, routed, uplink.source, uplink.destination, meta)
+
+    def flush(self, home: bytes, discard: bool) -> None:
+        """Stop buffering for ``home``; release (or discard) what was held, in order."""
+        buffer = self.buffers.pop(home, None)
+        if buffer is None:
+            return
+        for packet, meta in buffer.packets:
+            if discard:
+                self.host.dataplane_drop("buffer-discarded", packet, meta)
+            else:
+                self.downlink(packet, meta)
+
+    def answers_arp(self, interface: str, address: bytes) -> bool:
+        return (interface, address) in self.proxy_arp
+
+    def snapshot(self) -> dict[str, object]:
+        """The installed state, for tests and reports."""
+        return {
+            "bindings": {
+                str(IPv4Address(h)): [str(IPv4Address(c)) for c in b.care_of_addresses]
+                for h, b in sorted(self.bindings.items())
+            },
+            "visitors": {str(IPv4Address(h)): m.hex() for h, m in sorted(self.visitors.items())},
+            "uplinks": {
+                str(IPv4Address(h)): u.mode.value
+                + ("" if not u.destination else f" -> {IPv4Address(u.destination)}")
+                for h, u in sorted(self.uplinks.items())
+            },
+            "forward_tunnels": {
+                str(IPv4Address(h)): str(IPv4Address(t.peer))
+                for h, t in sorted(self.forward_tunnels.items())
+            },
+            "buffers": {
+                str(IPv4Address(h)): len(b.packets) for h, b in sorted(self.buffers.items())
+            },
+            "proxy_arp": sorted(f"{i}:{IPv4Address(a)}" for i, a in self.proxy_arp),
+        }
+
+
+class MobileDataPlane:
+    """The MN's data plane: its default router (RFC 5944 §4.2.1)."""
+
+    __slots__ = ("interface", "link_address", "router")
+
+    def __init__(self) -> None:
+        self.router: bytes | None = None
+        self.interface = ""
+        self.link_address: bytes | None = None
+
+    def apply(self, action: DataPlaneAction) -> bool:
+        """Install ``SetDefaultRouter``; any other action is not an MN's (returns False)."""
+        if isinstance(action, SetDefaultRouter):
+            self.router = None if action.router is None else action.router.packed
+            self.interface = action.interface
+            self.link_address = action.link_address
+            return True
+        return False

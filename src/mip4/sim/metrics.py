@@ -1,0 +1,270 @@
+"""Handoff metrics computed from the trace, exactly as design.md ("Metrics") defines them.
+
+:class:`Metrics` is a trace sink: it consumes the records of a run as they happen (or replayed
+from a JSON-lines file with :func:`mip4.sim.trace.replay`) and :meth:`Metrics.result` returns
+the ``handoffs`` list and the ``summary`` object of ``mip4 simulate --json``.
+
+It reads ``l2`` records at the MNs (L2-LD and L2-LU with ``from``/``to``), ``data`` records
+(``tx`` at each flow's source, ``rx`` at its sink) and ``packet``/``tx`` records (signalling).
+
+For each handoff of an MN (L2-LD at ``l2_ld``, L2-LU at ``l2_lu``), on its downlink flow:
+
+- ``l2_gap_ms`` = ``l2_lu - l2_ld``;
+- ``disruption_ms`` = arrival of the first packet received after L2-LD minus arrival of the
+  last packet received before it (an arrival at the very instant of L2-LD was received before
+  the radio went down: the MN receives nothing after L2-LD);
+- ``ideal_disruption_ms``: with D the path delay of that last packet (arrival minus send time),
+  the first later packet whose send time + D is at or after L2-LU; its would-be arrival minus
+  the last arrival;
+- ``l3_extra_ms`` = ``disruption_ms - ideal_disruption_ms``;
+- ``lost``: packets sent between the last received before L2-LD and the first *new* one
+  received after it (sequence number above the last), that never arrive in the whole run;
+- ``duplicates`` / ``reordered``: arrivals of an already received sequence number / of a
+  number below the highest received so far, from L2-LD until the MN's next L2-LD;
+- ``uplink_disruption_ms``: the same at the CN for the MN's uplink flow, split at L2-LD by
+  the MN's send time (packets in flight at L2-LD still arrive): arrival at the CN of the first
+  packet the MN sent after L2-LD that arrives, minus arrival of the last one it sent at or
+  before L2-LD that arrives.
+
+A value that cannot be computed (no packet before or after) is null. The summary's ``sent``,
+``delivered`` (distinct packets), ``lost`` (sent - delivered) and ``duplicates`` cover both
+directions of every flow over the whole run; its distributions cover the handoffs.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+
+from mip4.sim.trace import TraceRecord
+
+EPSILON = 1e-9  # seconds: float noise in virtual-time comparisons
+
+
+class FlowLog:
+    """Send and arrival times of one flow."""
+
+    __slots__ = (
+        "arrivals",
+        "counts",
+        "dup",
+        "first_arrival",
+        "max_seq",
+        "reordered",
+        "sent",
+        "seqs",
+    )
+
+    def __init__(self) -> None:
+        self.sent: list[float] = []  # send time by sequence number
+        self.arrivals: list[float] = []  # arrival times, in order
+        self.seqs: list[int] = []  # sequence number of each arrival
+        self.dup: list[bool] = []
+        self.reordered: list[bool] = []
+        self.counts: dict[int, int] = {}
+        self.first_arrival: dict[int, float] = {}
+        self.max_seq = -1
+
+    def on_sent(self, seq: int, time: float) -> None:
+        sent = self.sent
+        if seq == len(sent):
+            sent.append(time)
+        elif seq > len(sent):
+            sent.extend([float("nan")] * (seq - len(sent)))
+            sent.append(time)
+        else:
+            sent[seq] = time
+
+    def on_arrival(self, seq: int, time: float) -> None:
+        count = self.counts.get(seq, 0)
+        self.counts[seq] = count + 1
+        self.arrivals.append(time)
+        self.seqs.append(seq)
+        self.dup.append(count > 0)
+        self.reordered.append(count == 0 and seq < self.max_seq)
+        if count == 0:
+            self.first_arrival[seq] = time
+        if seq > self.max_seq:
+            self.max_seq = seq
+
+
+@dataclass(slots=True)
+class Handoff:
+    mn: str
+    source: str
+    target: str
+    l2_ld: float
+    l2_lu: float | None = None
+    values: dict[str, float | int | None] = field(default_factory=dict)
+
+
+class Metrics:
+    """A trace sink that computes the handoff metrics (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.flows: dict[tuple[str, str], FlowLog] = {}
+        self.handoffs: list[Handoff] = []
+        self._open: dict[str, Handoff] = {}
+        self.signalling: dict[str, list[int]] = {"air": [0, 0], "wired": [0, 0]}
+
+    # ------------------------------------------------------------------ sink interface
+
+    def record(self, record: TraceRecord) -> None:
+        kind = record.kind
+        if kind == "l2":
+            fields = record.fields
+            if fields.get("mn") != record.node:
+                return
+            if record.message == "L2-LD":
+                handoff = Handoff(
+                    record.node, str(fields.get("from")), str(fields.get("to")), record.time
+                )
+                self._open[record.node] = handoff
+                self.handoffs.append(handoff)
+            elif record.message == "L2-LU":
+                opened = self._open.pop(record.node, None)
+                if opened is not None:
+                    opened.l2_lu = record.time
+        elif kind == "packet" and record.direction == "tx" and record.medium in self.signalling:
+            counter = self.signalling[record.medium]
+            counter[0] += 1
+            counter[1] += record.bytes or 0
+
+    def data(
+        self,
+        time: float,
+        node: str,
+        interface: str,
+        medium: str,
+        direction: str,
+        flow: str,
+        mn: str,
+        seq: int,
+        sent: float,
+        size: int,
+    ) -> None:
+        log = self.flows.get((mn, flow))
+        if log is None:
+            log = self.flows[(mn, flow)] = FlowLog()
+        if direction == "tx":
+            log.on_sent(seq, time)
+        else:
+            log.on_arrival(seq, time)
+
+    # ------------------------------------------------------------------ results
+
+    def result(self) -> tuple[list[dict[str, object]], dict[str, object]]:
+        """``(handoffs, summary)`` as ``mip4 simulate --json`` writes them."""
+        complete = [h for h in self.handoffs if h.l2_lu is not None]
+        next_ld: dict[int, float] = {}
+        last_by_mn: dict[str, int] = {}
+        for i, h in enumerate(self.handoffs):
+            if h.mn in last_by_mn:
+                next_ld[last_by_mn[h.mn]] = h.l2_ld
+            last_by_mn[h.mn] = i
+        rows: list[dict[str, object]] = []
+        for i, h in enumerate(self.handoffs):
+            if h.l2_lu is None:
+                continue
+            rows.append(self._handoff(h, next_ld.get(i, float("inf"))))
+        summary = self._summary(rows, len(complete))
+        return rows, summary
+
+    def _handoff(self, h: Handoff, window_end: float) -> dict[str, object]:
+        assert h.l2_lu is not None
+        t_ld, t_lu = h.l2_ld, h.l2_lu
+        disruption = ideal = extra = uplink = None
+        lost = duplicates = reordered = 0
+        down = self.flows.get((h.mn, "down"))
+        if down is not None and down.arrivals:
+            i = bisect_right(down.arrivals, t_ld)
+            if 0 < i < len(down.arrivals):
+                t_prev, seq_prev = down.arrivals[i - 1], down.seqs[i - 1]
+                disruption = down.arrivals[i] - t_prev
+                delay = t_prev - down.sent[seq_prev]
+                k = bisect_left(down.sent, t_lu - delay - EPSILON, seq_prev + 1)
+                if k < len(down.sent):
+                    ideal = down.sent[k] + delay - t_prev
+                    extra = disruption - ideal
+                j = i
+                while j < len(down.seqs) and down.seqs[j] <= seq_prev:
+                    j += 1
+                if j < len(down.seqs):
+                    counts = down.counts
+                    lost = sum(1 for s in range(seq_prev + 1, down.seqs[j]) if s not in counts)
+            lo = bisect_left(down.arrivals, t_ld)
+            hi = bisect_left(down.arrivals, window_end)
+            duplicates = sum(down.dup[lo:hi])
+            reordered = sum(down.reordered[lo:hi])
+        up = self.flows.get((h.mn, "up"))
+        if up is not None and up.first_arrival:
+            before = bisect_right(up.sent, t_ld) - 1
+            while before >= 0 and before not in up.first_arrival:
+                before -= 1
+            after = bisect_right(up.sent, t_ld)
+            while after < len(up.sent) and after not in up.first_arrival:
+                after += 1
+            if before >= 0 and after < len(up.sent):
+                uplink = up.first_arrival[after] - up.first_arrival[before]
+        return {
+            "mn": h.mn,
+            "from": h.source,
+            "to": h.target,
+            "l2_ld": round(t_ld, 6),
+            "l2_lu": round(t_lu, 6),
+            "l2_gap_ms": _ms(t_lu - t_ld),
+            "disruption_ms": _ms(disruption),
+            "ideal_disruption_ms": _ms(ideal),
+            "l3_extra_ms": _ms(extra),
+            "uplink_disruption_ms": _ms(uplink),
+            "lost": lost,
+            "duplicates": duplicates,
+            "reordered": reordered,
+        }
+
+    def _summary(self, rows: list[dict[str, object]], handoffs: int) -> dict[str, object]:
+        sent = sum(len(log.sent) for log in self.flows.values())
+        delivered = sum(len(log.first_arrival) for log in self.flows.values())
+        duplicates = sum(sum(log.dup) for log in self.flows.values())
+        return {
+            "handoffs": handoffs,
+            "sent": sent,
+            "delivered": delivered,
+            "lost": sent - delivered,
+            "duplicates": duplicates,
+            "disruption_ms": distribution(rows, "disruption_ms"),
+            "l2_gap_ms": distribution(rows, "l2_gap_ms"),
+            "l3_extra_ms": distribution(rows, "l3_extra_ms"),
+            "signalling": {
+                medium: {"messages": counter[0], "bytes": counter[1]}
+                for medium, counter in self.signalling.items()
+            },
+        }
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000.0, 3)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) with linear interpolation between closest ranks."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    pos = (len(ordered) - 1) * q / 100.0
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def distribution(rows: list[dict[str, object]], key: str) -> dict[str, float | None]:
+    """``{"mean", "p50", "p95", "max"}`` of ``key`` over ``rows`` (nulls ignored)."""
+    values = [float(v) for r in rows if isinstance(v := r.get(key), int | float)]
+    if not values:
+        return {"mean": None, "p50": None, "p95": None, "max": None}
+    return {
+        "mean": round(sum(values) / len(values), 3),
+        "p50": round(percentile(values, 50), 3),
+        "p95": round(percentile(values, 95), 3),
+        "max": round(max(values), 3),
+    }

@@ -1,0 +1,118 @@
+"""Radio: the L2 triggers of every cell change (design.md, "The simulated world").
+
+A cell change from the oFA's cell to the nFA's is an L2 handoff:
+
+1. ``trigger_lead_ms`` before L2-LD, the method's anticipatory trigger (RFC 4881 Table 1):
+   L2-MT at the MN (``pre-mobile``), L2-ST at the oFA (``pre-source``, ``post-source``,
+   ``combined``) or L2-TT at the nFA (``pre-target``, ``post-target``); the standard methods
+   have none;
+2. at L2-LD the MN's radio leaves the old cell: L2-LD at the MN, then at the oFA;
+3. ``l2_handoff_ms`` later the radio joins the new cell: L2-LU at the MN, then at the nFA.
+
+Between 2 and 3 the MN can neither send nor receive (one radio per MN). At the start of a run
+each MN attaches to its first cell with L2-LU at the MN and that cell's FA.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+
+from mip4.core.triggers import (
+    FaIdentifier,
+    LinkDown,
+    LinkUp,
+    MnIdentifier,
+    MobileTrigger,
+    SourceTrigger,
+    TargetTrigger,
+)
+from mip4.sim.engine import Engine
+from mip4.sim.mobility import MobilityPlan, Move
+from mip4.sim.network import AIR, AgentNode, Cell, MobileNodeHost, Network
+
+ANTICIPATORY_TRIGGER: dict[str, str | None] = {
+    "standard": None,
+    "standard-solicit": None,
+    "pre-mobile": "L2-MT",
+    "pre-source": "L2-ST",
+    "pre-target": "L2-TT",
+    "post-source": "L2-ST",
+    "post-target": "L2-TT",
+    "combined": "L2-ST",
+}
+
+
+def fa_identifier(cell: Cell) -> FaIdentifier:
+    return FaIdentifier(address=IPv4Address(cell.fa.address), access_point_id=cell.access_point_id)
+
+
+def mn_identifier(mn: MobileNodeHost) -> MnIdentifier:
+    return MnIdentifier(link_address=mn.mac, home_address=IPv4Address(mn.address))
+
+
+class Radio:
+    """Schedules attachments and L2 triggers for every MN's mobility plan."""
+
+    def __init__(
+        self,
+        net: Network,
+        engine: Engine,
+        *,
+        method: str,
+        l2_handoff_s: float,
+        trigger_lead_s: float,
+    ) -> None:
+        self.net = net
+        self.engine = engine
+        self.trigger = ANTICIPATORY_TRIGGER[method]
+        self.l2_handoff_s = l2_handoff_s
+        self.trigger_lead_s = trigger_lead_s
+
+    def schedule(self, mn: MobileNodeHost, mobility: MobilityPlan, start: float = 0.0) -> None:
+        cells = self.net.cells
+        self.engine.at(start, self.link_up, mn, cells[mobility.start_cell], None)
+        for move in mobility.moves:
+            self.schedule_move(mn, move)
+
+    def schedule_move(self, mn: MobileNodeHost, move: Move) -> None:
+        cells = self.net.cells
+        old, new = cells[move.source], cells[move.target]
+        engine = self.engine
+        if self.trigger is not None:
+            engine.at(max(0.0, move.time - self.trigger_lead_s), self.anticipate, mn, old, new)
+        engine.at(move.time, self.link_down, mn, old, new)
+        engine.at(move.time + self.l2_handoff_s, self.link_up, mn, new, old)
+
+    def _fields(self, mn: MobileNodeHost, old: Cell | None, new: Cell | None) -> dict[str, object]:
+        fields: dict[str, object] = {"mn": mn.name}
+        if old is not None:
+            fields["from"] = old.fa.name
+        if new is not None:
+            fields["to"] = new.fa.name
+        return fields
+
+    def anticipate(self, mn: MobileNodeHost, old: Cell, new: Cell) -> None:
+        fields = self._fields(mn, old, new)
+        if self.trigger == "L2-MT":
+            mn.l2_trigger(MobileTrigger(new_fa=fa_identifier(new), interface=AIR), fields)
+        elif self.trigger == "L2-ST":
+            old.fa.l2_trigger(
+                SourceTrigger(mn=mn_identifier(mn), new_fa=fa_identifier(new)), fields
+            )
+        elif self.trigger == "L2-TT":
+            new.fa.l2_trigger(
+                TargetTrigger(mn=mn_identifier(mn), old_fa=fa_identifier(old)), fields
+            )
+
+    def link_down(self, mn: MobileNodeHost, old: Cell, new: Cell) -> None:
+        fields = self._fields(mn, old, new)
+        mn.detach()
+        mn.l2_trigger(LinkDown(interface=AIR), fields)
+        fa: AgentNode = old.fa
+        fa.l2_trigger(LinkDown(interface=AIR, mn=mn_identifier(mn)), fields)
+
+    def link_up(self, mn: MobileNodeHost, new: Cell, old: Cell | None) -> None:
+        fields = self._fields(mn, old, new)
+        mn.attach(new)
+        mn.l2_trigger(LinkUp(interface=AIR, fa=fa_identifier(new)), fields)
+        new.fa.l2_trigger(LinkUp(interface=AIR, mn=mn_identifier(mn)), fields)
