@@ -1,0 +1,458 @@
+"""Agent configurations: frozen dataclasses, validated when built.
+
+Every knob an agent has lives here, never in module globals (style guide §2.5, §3 item 11):
+protocol constants from the RFCs are the defaults, and the constants the RFCs leave to the
+implementation (retransmission bounds, re-registration point, jitter) are fields too.
+
+A bad value raises :class:`~mip4.errors.LocalUsageError` naming the field, e.g.
+``ForeignAgentConfig.registration_lifetime: must be 1..65535, got 0``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from ipaddress import IPv4Address
+from typing import Any
+
+from mip4.core.actions import TunnelMode
+from mip4.core.packets import ALL_MOBILITY_AGENTS, ALL_SYSTEMS, LIMITED_BROADCAST
+from mip4.core.security import SecurityAssociation
+from mip4.errors import LocalUsageError
+
+MAX_LIFETIME = 0xFFFF  # RFC 5944 §3.3: 16-bit Lifetime, 0xFFFF = infinity
+DEFAULT_REPLAY_SKEW = 7.0  # RFC 5944 §5.7.1: "a default value of 7 seconds MAY be used"
+PENDING_TIMEOUT = 7.0  # RFC 5944 §3.7.1: pending requests may be dropped after 7 s (code 78)
+ALL_ENCAPSULATIONS = frozenset(TunnelMode)
+
+
+def _fail(obj: object, name: str, message: str) -> LocalUsageError:
+    return LocalUsageError(f"{type(obj).__name__}.{name}: {message}")
+
+
+def _check_name(obj: object, name: str) -> None:
+    value = getattr(obj, name)
+    if not isinstance(value, str) or not value:
+        raise _fail(obj, name, f"must be a non-empty string, got {value!r}")
+
+
+def _check_address(obj: object, name: str, *, unicast: bool = True) -> None:
+    value = getattr(obj, name)
+    if not isinstance(value, IPv4Address):
+        raise _fail(obj, name, f"must be an IPv4Address, got {value!r}")
+    if unicast and (value.is_multicast or value.is_unspecified or value == LIMITED_BROADCAST):
+        raise _fail(obj, name, f"must be a unicast address, got {value}")
+
+
+def _check_mac(obj: object, name: str, *, optional: bool = False) -> None:
+    value = getattr(obj, name)
+    if value is None and optional:
+        return
+    if not isinstance(value, bytes) or len(value) != 6:
+        raise _fail(obj, name, f"must be a 6-byte MAC address, got {value!r}")
+
+
+def _check_positive(obj: object, name: str, *, minimum: float = 0.0, strict: bool = True) -> None:
+    value = getattr(obj, name)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise _fail(obj, name, f"must be a finite number, got {value!r}")
+    if value < minimum or (strict and value == minimum):
+        op = ">" if strict else ">="
+        raise _fail(obj, name, f"must be {op} {minimum}, got {value}")
+
+
+def _check_lifetime(obj: object, name: str) -> None:
+    value = getattr(obj, name)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_LIFETIME:
+        raise _fail(obj, name, f"must be 1..65535 seconds, got {value!r}")
+
+
+def _check_sas(obj: object, name: str) -> None:
+    value = getattr(obj, name)
+    if not isinstance(value, Mapping):
+        raise _fail(obj, name, f"must map IPv4Address to SecurityAssociation, got {value!r}")
+    for key, sa in value.items():
+        if not isinstance(key, IPv4Address) or not isinstance(sa, SecurityAssociation):
+            raise _fail(obj, name, f"entry {key!r}: must map IPv4Address to SecurityAssociation")
+
+
+def _check_encapsulations(obj: object, name: str) -> None:
+    value = getattr(obj, name)
+    if not isinstance(value, frozenset) or not all(isinstance(m, TunnelMode) for m in value):
+        raise _fail(obj, name, f"must be a frozenset of TunnelMode, got {value!r}")
+    if TunnelMode.IP_IN_IP not in value:
+        # RFC 5944 §4.1: home and foreign agents MUST support IP-in-IP encapsulation.
+        raise _fail(obj, name, "must include TunnelMode.IP_IN_IP (RFC 5944 §4.1)")
+
+
+def _check_bool(obj: object) -> None:
+    for f in fields(obj):  # type: ignore[arg-type]
+        if f.type in ("bool", bool) and not isinstance(getattr(obj, f.name), bool):
+            raise _fail(obj, f.name, f"must be a bool, got {getattr(obj, f.name)!r}")
+
+
+def _empty_sas() -> Mapping[IPv4Address, SecurityAssociation]:
+    return {}
+
+
+# ---------------------------------------------------------------------------- advertising
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdvertisementConfig:
+    """Periodic Agent Advertisements (RFC 5944 §2.3, RFC 1256).
+
+    ``interval`` is the nominal time between unsolicited advertisements; ``jitter`` (a
+    fraction of it, 0 by default so runs are exactly periodic) is drawn from the agent's
+    injected random source. ``icmp_lifetime`` defaults to three intervals, rounded up to whole
+    seconds (RFC 5944 §2.3 via RFC 1256: the interval SHOULD be at most a third of the
+    lifetime so that three can be lost). ``destination`` is 224.0.0.1 or 255.255.255.255
+    (RFC 5944 §2.1: never a subnet-directed broadcast). ``enabled`` False sends
+    advertisements only in answer to solicitations (RFC 5944 §2.3 allows it).
+    """
+
+    interval: float = 1.0
+    icmp_lifetime: int | None = None
+    destination: IPv4Address = ALL_SYSTEMS
+    jitter: float = 0.0
+    enabled: bool = True
+    mobility_only: bool = False  # ICMP code 16 (RFC 5944 §2.1): routes only registered MNs
+    preference_level: int = 0
+    multicast_response_gap: float = 0.1  # RFC 5944 §2.3: MUST limit multicast advert rate
+
+    def __post_init__(self) -> None:
+        _check_bool(self)
+        _check_positive(self, "interval")
+        if self.icmp_lifetime is not None:
+            _check_lifetime(self, "icmp_lifetime")
+        if self.destination not in (ALL_SYSTEMS, LIMITED_BROADCAST):
+            raise _fail(
+                self, "destination", f"must be 224.0.0.1 or 255.255.255.255, got {self.destination}"
+            )
+        _check_positive(self, "jitter", strict=False)
+        if self.jitter >= 1.0:
+            raise _fail(self, "jitter", f"must be below 1 (a fraction), got {self.jitter}")
+        _check_positive(self, "multicast_response_gap", strict=False)
+        if not -(2**31) <= self.preference_level < 2**31:
+            raise _fail(self, "preference_level", "must fit a signed 32-bit integer")
+
+    @property
+    def lifetime(self) -> int:
+        """The ICMP Lifetime field (seconds) the agent advertises."""
+        if self.icmp_lifetime is not None:
+            return self.icmp_lifetime
+        return min(MAX_LIFETIME, max(1, math.ceil(3 * self.interval)))
+
+
+# ---------------------------------------------------------------------------- home agent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HomeAgentConfig:
+    """A home agent (RFC 5944 §3.8, RFC 3024 §4.3).
+
+    ``mn_ha`` maps each served home address to its MN-HA security association (RFC 5944
+    §3.8.1: MUST be configured); its ``replay`` field selects timestamps or nonces (§5.7).
+    ``fa_ha`` maps a foreign agent's (or GFA's) address, the IP source of relayed requests,
+    to an FA-HA association (§3.5.4). ``advertisement`` makes the HA advertise with the H bit
+    on ``home_interface`` (RFC 5944 §2.3); None keeps it silent.
+    """
+
+    name: str
+    address: IPv4Address
+    home_interface: str = "home0"
+    mac: bytes | None = None
+    mn_ha: Mapping[IPv4Address, SecurityAssociation] = field(default_factory=_empty_sas)
+    fa_ha: Mapping[IPv4Address, SecurityAssociation] = field(default_factory=_empty_sas)
+    max_lifetime: int = 1800
+    simultaneous_bindings: bool = True
+    max_bindings: int = 4
+    reverse_tunnel_offered: bool = True
+    reverse_tunnel_required: bool = False
+    encapsulations: frozenset[TunnelMode] = ALL_ENCAPSULATIONS
+    replay_skew: float = DEFAULT_REPLAY_SKEW
+    clock_offset: float = 0.0
+    advertisement: AdvertisementConfig | None = None
+
+    def __post_init__(self) -> None:
+        _check_bool(self)
+        _check_name(self, "name")
+        _check_name(self, "home_interface")
+        _check_address(self, "address")
+        _check_mac(self, "mac", optional=True)
+        _check_sas(self, "mn_ha")
+        _check_sas(self, "fa_ha")
+        _check_lifetime(self, "max_lifetime")
+        if not isinstance(self.max_bindings, int) or self.max_bindings < 1:
+            raise _fail(self, "max_bindings", f"must be an int >= 1, got {self.max_bindings!r}")
+        _check_encapsulations(self, "encapsulations")
+        _check_positive(self, "replay_skew")
+        _check_positive(self, "clock_offset", minimum=-math.inf)
+        if self.reverse_tunnel_required and not self.reverse_tunnel_offered:
+            raise _fail(self, "reverse_tunnel_required", "needs reverse_tunnel_offered")
+        if self.advertisement is not None and not isinstance(
+            self.advertisement, AdvertisementConfig
+        ):
+            raise _fail(self, "advertisement", "must be an AdvertisementConfig or None")
+
+
+# ---------------------------------------------------------------------------- foreign agent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GfaOption:
+    """RFC 4857 regional registration at an FA: the GFA it advertises and the FA-GFA SA.
+
+    The SA protects the HFA extension the FA appends and authenticates relayed regional
+    messages with the Generalized Authentication extension, FA-FA sub-type 2 (RFC 4857 §11).
+    """
+
+    address: IPv4Address
+    security: SecurityAssociation
+
+    def __post_init__(self) -> None:
+        _check_address(self, "address")
+        if not isinstance(self.security, SecurityAssociation):
+            raise _fail(self, "security", "must be a SecurityAssociation")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ForeignAgentConfig:
+    """A foreign agent (RFC 5944 §3.7, RFC 3024 §4.2, RFC 4857 §5.2/§6.2).
+
+    ``address`` is both the care-of address it offers and its address on both interfaces
+    (``other_addresses`` lists any further addresses, for the 194 check of RFC 5944 §3.7.2).
+    ``mac`` is the access interface's link-layer address (the advertisements' source).
+    ``mn_fa`` maps a home address to the MN-FA SA, ``fa_ha`` an HA address to the FA-HA SA.
+    ``registration_lifetime`` is the longest lifetime it accepts and advertises (§2.1.1).
+    ``max_pending`` caps pending requests (None: no cap; excess gets code 66, §3.7.1).
+    """
+
+    name: str
+    address: IPv4Address
+    access_interface: str = "access0"
+    wired_interface: str = "wired0"
+    mac: bytes = b"\x02\x00\x00\x00\x00\x01"
+    other_addresses: tuple[IPv4Address, ...] = ()
+    advertisement: AdvertisementConfig = field(default_factory=AdvertisementConfig)
+    registration_lifetime: int = 1800
+    reverse_tunnel_offered: bool = True
+    reverse_tunnel_required: bool = False
+    encapsulating_delivery: bool = True  # RFC 3024 §3.3: FAs SHOULD support it
+    encapsulations: frozenset[TunnelMode] = ALL_ENCAPSULATIONS
+    mn_fa: Mapping[IPv4Address, SecurityAssociation] = field(default_factory=_empty_sas)
+    fa_ha: Mapping[IPv4Address, SecurityAssociation] = field(default_factory=_empty_sas)
+    pending_timeout: float = PENDING_TIMEOUT
+    max_pending: int | None = None
+    denial_interval: float = 1.0  # RFC 5944 §3.7.2, RFC 3024 §4.2.1: <= 1 denial/s per MN
+    gfa: GfaOption | None = None
+
+    def __post_init__(self) -> None:
+        _check_bool(self)
+        _check_name(self, "name")
+        _check_name(self, "access_interface")
+        _check_name(self, "wired_interface")
+        _check_address(self, "address")
+        _check_mac(self, "mac")
+        for a in self.other_addresses:
+            if not isinstance(a, IPv4Address):
+                raise _fail(self, "other_addresses", f"must hold IPv4Address values, got {a!r}")
+        if not isinstance(self.advertisement, AdvertisementConfig):
+            raise _fail(self, "advertisement", "must be an AdvertisementConfig")
+        _check_lifetime(self, "registration_lifetime")
+        _check_encapsulations(self, "encapsulations")
+        _check_sas(self, "mn_fa")
+        _check_sas(self, "fa_ha")
+        _check_positive(self, "pending_timeout")
+        if self.max_pending is not None and (
+            not isinstance(self.max_pending, int) or self.max_pending < 1
+        ):
+            raise _fail(self, "max_pending", f"must be None or an int >= 1, got {self.max_pending}")
+        _check_positive(self, "denial_interval", strict=False)
+        if self.reverse_tunnel_required and not self.reverse_tunnel_offered:
+            raise _fail(self, "reverse_tunnel_required", "needs reverse_tunnel_offered")
+        if self.gfa is not None and not isinstance(self.gfa, GfaOption):
+            raise _fail(self, "gfa", "must be a GfaOption or None")
+
+    @property
+    def addresses(self) -> frozenset[IPv4Address]:
+        """Every address configured on the FA's interfaces."""
+        return frozenset((self.address, *self.other_addresses))
+
+
+# ---------------------------------------------------------------------------- mobile node
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MobileNodeConfig:
+    """A mobile node (RFC 5944 §2.4, §3.6, RFC 3024 §4.1, RFC 4857 §5.1/§6.1).
+
+    ``mn_ha`` is the MN-HA SA (its ``replay`` field selects timestamps or nonces). ``mn_fa``
+    maps FA addresses to MN-FA SAs, ``mn_gfa`` GFA addresses to MN-GFA SAs (regional
+    registration is used only with a GFA the MN shares an SA with). ``clock_offset``: the
+    MN's wall clock is ``now + clock_offset``; timestamps use it and a code 133 resynchronises
+    it (RFC 5944 §5.7.1). ``retransmit_initial`` doubles per retry up to ``retransmit_max``
+    and never beyond the requested lifetime (§3.6.3). Re-registration starts when
+    ``reregister_fraction`` of the granted lifetime has elapsed. ``eager`` registers with any
+    new FA heard (RFC 4881 §3.6); False keeps the current FA while it is heard (RFC 5944 §3.6).
+    ``solicit_on_link_up`` sends an Agent Solicitation on L2-LU (method ``standard-solicit``).
+    """
+
+    name: str
+    home_address: IPv4Address
+    home_agent: IPv4Address
+    mn_ha: SecurityAssociation
+    interface: str = "radio0"
+    mac: bytes = b"\x02\x00\x00\x00\x01\x01"
+    mn_fa: Mapping[IPv4Address, SecurityAssociation] = field(default_factory=_empty_sas)
+    mn_gfa: Mapping[IPv4Address, SecurityAssociation] = field(default_factory=_empty_sas)
+    registration_lifetime: int = 600
+    reverse_tunnel: bool = True
+    encapsulating_delivery: bool = False
+    encapsulation: TunnelMode = TunnelMode.IP_IN_IP
+    simultaneous_bindings: bool = False
+    clock_offset: float = 0.0
+    timestamp_random_bits: int = 0
+    retransmit_initial: float = 1.0
+    retransmit_max: float = 32.0
+    reregister_fraction: float = 0.85
+    eager: bool = True
+    solicit_on_link_up: bool = False
+    solicitation_address: IPv4Address = ALL_MOBILITY_AGENTS
+    solicitation_interval: float = 1.0
+    initial_solicitations: int = 3
+    max_solicitation_interval: float = 60.0
+    solicitation_jitter: float = 0.0
+    regional_registration: bool = True
+
+    def __post_init__(self) -> None:
+        _check_bool(self)
+        _check_name(self, "name")
+        _check_name(self, "interface")
+        _check_address(self, "home_address")
+        _check_address(self, "home_agent")
+        if not isinstance(self.mn_ha, SecurityAssociation):
+            raise _fail(self, "mn_ha", "must be a SecurityAssociation (RFC 5944 §3.6: MUST)")
+        _check_mac(self, "mac")
+        _check_sas(self, "mn_fa")
+        _check_sas(self, "mn_gfa")
+        _check_lifetime(self, "registration_lifetime")
+        if not isinstance(self.encapsulation, TunnelMode):
+            raise _fail(self, "encapsulation", f"must be a TunnelMode, got {self.encapsulation!r}")
+        if self.encapsulating_delivery and not self.reverse_tunnel:
+            # RFC 3024 §3.3: the extension MUST NOT be included without the T bit.
+            raise _fail(self, "encapsulating_delivery", "needs reverse_tunnel (RFC 3024 §3.3)")
+        _check_positive(self, "clock_offset", minimum=-math.inf)
+        if not isinstance(self.timestamp_random_bits, int) or not (
+            0 <= self.timestamp_random_bits <= 32
+        ):
+            raise _fail(self, "timestamp_random_bits", "must be an int in 0..32")
+        # RFC 5944 §3.6.3: "The minimum time between Registration Requests MUST NOT be less
+        # than 1 second."
+        _check_positive(self, "retransmit_initial", minimum=1.0, strict=False)
+        _check_positive(self, "retransmit_max", minimum=self.retransmit_initial, strict=False)
+        _check_positive(self, "reregister_fraction")
+        if self.reregister_fraction >= 1.0:
+            raise _fail(self, "reregister_fraction", "must be below 1")
+        _check_address(self, "solicitation_address", unicast=False)
+        _check_positive(self, "solicitation_interval")
+        if not isinstance(self.initial_solicitations, int) or self.initial_solicitations < 1:
+            raise _fail(self, "initial_solicitations", "must be an int >= 1")
+        # RFC 5944 §2.4: the maximum interval SHOULD be at least one minute; we allow less
+        # (small simulations) but never below the initial interval.
+        _check_positive(
+            self, "max_solicitation_interval", minimum=self.solicitation_interval, strict=False
+        )
+        _check_positive(self, "solicitation_jitter", strict=False)
+        if self.solicitation_jitter >= 1.0:
+            raise _fail(self, "solicitation_jitter", "must be below 1 (a fraction)")
+
+
+# ---------------------------------------------------------------------------- GFA
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GatewayForeignAgentConfig:
+    """A gateway foreign agent (RFC 4857 §5.3, §6.3).
+
+    ``fa_gfa`` maps the address of each FA beneath it to the FA-FA SA (Generalized
+    Authentication sub-type 2, RFC 4857 §11); ``mn_gfa`` maps home addresses to MN-GFA SAs
+    (sub-type 3); ``fa_ha`` maps HA addresses to FA-HA SAs (the GFA takes the FA's role
+    towards the HA, RFC 4857 §4.1.2). Regional lifetimes never exceed
+    ``max_regional_lifetime`` nor the remaining home lifetime (§6.3).
+    """
+
+    name: str
+    address: IPv4Address
+    interface: str = "wired0"
+    fa_gfa: Mapping[IPv4Address, SecurityAssociation] = field(default_factory=_empty_sas)
+    mn_gfa: Mapping[IPv4Address, SecurityAssociation] = field(default_factory=_empty_sas)
+    fa_ha: Mapping[IPv4Address, SecurityAssociation] = field(default_factory=_empty_sas)
+    max_lifetime: int = 1800
+    max_regional_lifetime: int = 600
+    reverse_tunnel_offered: bool = True
+    encapsulations: frozenset[TunnelMode] = ALL_ENCAPSULATIONS
+    replay_skew: float = DEFAULT_REPLAY_SKEW
+    clock_offset: float = 0.0
+    pending_timeout: float = PENDING_TIMEOUT
+
+    def __post_init__(self) -> None:
+        _check_bool(self)
+        _check_name(self, "name")
+        _check_name(self, "interface")
+        _check_address(self, "address")
+        _check_sas(self, "fa_gfa")
+        _check_sas(self, "mn_gfa")
+        _check_sas(self, "fa_ha")
+        _check_lifetime(self, "max_lifetime")
+        _check_lifetime(self, "max_regional_lifetime")
+        _check_encapsulations(self, "encapsulations")
+        _check_positive(self, "replay_skew")
+        _check_positive(self, "clock_offset", minimum=-math.inf)
+        _check_positive(self, "pending_timeout")
+
+
+AgentConfig = HomeAgentConfig | ForeignAgentConfig | MobileNodeConfig | GatewayForeignAgentConfig
+
+
+def describe(config: Any) -> dict[str, object]:
+    """A JSON-able view of a configuration (keys never printed)."""
+    out: dict[str, object] = {}
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if isinstance(value, SecurityAssociation):
+            out[f.name] = {"spi": value.spi, "replay": value.replay.value}
+        elif isinstance(value, Mapping):
+            out[f.name] = {str(k): {"spi": v.spi} for k, v in value.items()}
+        elif isinstance(value, IPv4Address):
+            out[f.name] = str(value)
+        elif isinstance(value, bytes):
+            out[f.name] = value.hex(":")
+        elif isinstance(value, frozenset):
+            out[f.name] = sorted(m.value for m in value)
+        elif isinstance(value, TunnelMode):
+            out[f.name] = value.value
+        elif isinstance(value, tuple):
+            out[f.name] = [str(v) for v in value]
+        elif isinstance(value, AdvertisementConfig | GfaOption):
+            out[f.name] = describe(value)
+        else:
+            out[f.name] = value
+    return out
+
+
+__all__ = [
+    "ALL_ENCAPSULATIONS",
+    "DEFAULT_REPLAY_SKEW",
+    "MAX_LIFETIME",
+    "PENDING_TIMEOUT",
+    "AdvertisementConfig",
+    "AgentConfig",
+    "ForeignAgentConfig",
+    "GatewayForeignAgentConfig",
+    "GfaOption",
+    "HomeAgentConfig",
+    "MobileNodeConfig",
+    "describe",
+]
