@@ -19,6 +19,25 @@ def _bench(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from mip4.sim.command import run
+
+    return run(args)
+
+
+def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from mip4.sim.command import add_arguments
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="run one scenario in the discrete-event simulator with one handoff method",
+        description="Simulate a scenario (built-in name or TOML file) with a handoff method "
+        "and report per-handoff disruption, L3 extra delay, losses and signalling.",
+    )
+    add_arguments(simulate)
+    simulate.set_defaults(handler=_simulate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mip4",
@@ -48,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_bench_arguments(bench)
     bench.set_defaults(handler=_bench)
+    _add_simulate(commands)
     return parser
 
 

@@ -51,17 +51,11 @@ from mip4.core.actions import (
 )
 from mip4.wire.errors import DecodeError
 from mip4.wire.ip import PROTO_GRE, PROTO_IPIP, PROTO_MINIMAL, PROTO_UDP, internet_checksum
-from mip4.wire.tunnel import Encapsulation, EncapsulationRefused, decapsulate, encapsulate
+from mip4.wire.tunnel import EncapsulationRefused, decapsulate, encapsulate
 
 TUNNEL_PROTOCOLS = frozenset({PROTO_IPIP, PROTO_GRE, PROTO_MINIMAL})
 MOBILE_IP_PORT = 434
 OUTER_TTL = 64
-
-_ENCAPSULATION = {
-    TunnelMode.IP_IN_IP: Encapsulation.IP_IN_IP,
-    TunnelMode.MINIMAL: Encapsulation.MINIMAL,
-    TunnelMode.GRE: Encapsulation.GRE,
-}
 
 _HEADER = struct.Struct("!BBHHHBBH4s4s")
 
@@ -121,7 +115,7 @@ def encapsulate_packet(mode: TunnelMode, inner: bytes, source: bytes, destinatio
             )
             + inner
         )
-    return encapsulate(_ENCAPSULATION[mode], inner, IPv4Address(source), IPv4Address(destination))
+    return encapsulate(mode, inner, IPv4Address(source), IPv4Address(destination))
 
 
 def decapsulate_packet(packet: bytes) -> bytes | None:

@@ -10,7 +10,8 @@ A cell change from the oFA's cell to the nFA's is an L2 handoff:
 3. ``l2_handoff_ms`` later the radio joins the new cell: L2-LU at the MN, then at the nFA.
 
 Between 2 and 3 the MN can neither send nor receive (one radio per MN). At the start of a run
-each MN attaches to its first cell with L2-LU at the MN and that cell's FA.
+each MN's radio is in its first cell when its agent starts, then L2-LU reaches the MN and
+that cell's FA.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class Radio:
 
     def schedule(self, mn: MobileNodeHost, mobility: MobilityPlan, start: float = 0.0) -> None:
         cells = self.net.cells
-        self.engine.at(start, self.link_up, mn, cells[mobility.start_cell], None)
+        self.engine.at(start, self.power_on, mn, cells[mobility.start_cell])
         for move in mobility.moves:
             self.schedule_move(mn, move)
 
@@ -110,6 +111,12 @@ class Radio:
         mn.l2_trigger(LinkDown(interface=AIR), fields)
         fa: AgentNode = old.fa
         fa.l2_trigger(LinkDown(interface=AIR, mn=mn_identifier(mn)), fields)
+
+    def power_on(self, mn: MobileNodeHost, cell: Cell) -> None:
+        """The MN's radio is in ``cell`` when its agent starts; then L2-LU at both ends."""
+        mn.attach(cell)
+        mn.start()
+        self.link_up(mn, cell, None)
 
     def link_up(self, mn: MobileNodeHost, new: Cell, old: Cell | None) -> None:
         fields = self._fields(mn, old, new)

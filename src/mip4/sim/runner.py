@@ -259,7 +259,6 @@ class World:
             rng=self.rng("mobility"),
         )
         for mn, mobility in zip(self.mns, plans, strict=True):
-            engine.at(self.settle, mn.start)
             shifted = type(mobility)(
                 mobility.start_cell,
                 tuple(type(m)(m.time + self.settle, m.source, m.target) for m in mobility.moves),

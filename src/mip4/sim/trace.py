@@ -44,6 +44,8 @@ def jsonable(value: object) -> object:
         return str(value)
     if isinstance(value, bytes | bytearray):
         return bytes(value).hex()
+    if isinstance(value, enum.IntEnum):
+        return value.name.lower()
     if isinstance(value, enum.Enum):
         return jsonable(value.value)
     if isinstance(value, Mapping):
