@@ -40,7 +40,7 @@ MN_MAC = bytes.fromhex("02000000a001")
 FA1_MAC = bytes.fromhex("02000000f101")
 FA2_MAC = bytes.fromhex("02000000f201")
 WIRED_MAC = bytes.fromhex("02000000c000")
-HA_MAC = bytes.fromhex("02000000h000".replace("h", "a"))
+HA_MAC = bytes.fromhex("02000000a000")
 
 MN_HA_KEY = b"mn-ha-shared-key"
 MN_FA_KEY = b"mn-fa-shared-key"

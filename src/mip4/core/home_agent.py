@@ -12,8 +12,9 @@ until all security checks pass:
 1. an MN-HA security association for the Home Address with the extension's SPI, and an
    MN-HA Authentication extension: otherwise the request is silently discarded (counted);
 2. the MN-HA authenticator: invalid -> reply 131 (no state change);
-3. duplicates of the current binding (same home address, care-of address and
-   Identification, §3.8.2.2) are answered again without extending the lifetime;
+3. with nonces, duplicates of the current binding (same home address, care-of address and
+   Identification, §3.8.2.2; an MN retransmits unchanged, §3.6.3) are answered again
+   without extending the lifetime (with timestamps step 4 refuses them: §5.7.1);
 4. the Identification (§5.7): timestamps within ``replay_skew`` of the HA's clock and
    greater than every accepted one, or the nonce the HA issued -> else reply 133 whose high
    32 bits are the HA's time (or its nonce), no state change;
@@ -66,7 +67,7 @@ from mip4.core.registration import (
     wants_simultaneous,
 )
 from mip4.core.replay import ReplayGuard
-from mip4.core.security import RandomSource, SecurityAssociation
+from mip4.core.security import RandomSource, ReplayProtection, SecurityAssociation
 from mip4.core.triggers import LinkDown, LinkUp
 from mip4.wire.errors import ReservedValueError
 from mip4.wire.extensions import ForeignHomeAuthentication, MobileHomeAuthentication
@@ -205,7 +206,7 @@ class HomeAgent(Agent):
                 self._drop(DropReason.BAD_AUTHENTICATOR, problem, packet),
                 self._send_reply(reply, sa, packet, fa_sa),
             ]
-        duplicate = self._duplicate_of(request)
+        duplicate = self._duplicate_of(request) if sa.replay is ReplayProtection.NONCE else None
         if duplicate is not None:
             return self._answer_duplicate(request, duplicate, sa, packet, fa_sa, now)
         wall = now + self.config.clock_offset
@@ -407,6 +408,7 @@ class HomeAgent(Agent):
         source = packet.destination
         if source.is_multicast or source == LIMITED_BROADCAST:
             source = self.config.address  # §3.8.3.1: unicast address for broadcast requests
+        at_home = packet.source == reply.home_address
         return SendPacket(
             interface=packet.interface,
             source=source,
@@ -416,6 +418,9 @@ class HomeAgent(Agent):
             message="registration_reply",
             source_port=packet.destination_port or MOBILE_IP_PORT,
             destination_port=packet.source_port,
+            # §3.8.3.1: a reply to an MN at home goes "directly onto the home network as if
+            # the mobile node were at home", bypassing its bindings: to the request's frame.
+            link_destination=packet.link_source if at_home else None,
         )
 
     # ------------------------------------------------------------------ timers
