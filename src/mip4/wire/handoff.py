@@ -79,8 +79,11 @@ _HRPLY_LAYOUT = (
 )
 
 
+_H, _N, _R = int(HandoffFlags.H), int(HandoffFlags.N), int(HandoffFlags.R)  # plain ints: fast
+
+
 def _variant(flags: int) -> HandoffVariant | None:
-    h, n, r = flags & HandoffFlags.H, flags & HandoffFlags.N, flags & HandoffFlags.R
+    h, n, r = flags & _H, flags & _N, flags & _R
     if h and n:
         return HandoffVariant.HANDOFF_TO_THIRD
     if h and not r:

@@ -46,7 +46,8 @@ class RegistrationFlags(enum.IntFlag):
     NONE = 0
 
 
-_RESERVED_REQUEST_FLAGS = RegistrationFlags.r | RegistrationFlags.x
+# Plain ints: IntFlag arithmetic on every decoded message would cost more than the decode.
+_RESERVED_REQUEST_FLAGS = int(RegistrationFlags.r | RegistrationFlags.x)
 # Every byte value as its flag set, looked up instead of constructing the enum per message.
 _FLAGS_BY_BYTE = tuple(RegistrationFlags(value) for value in range(256))
 
