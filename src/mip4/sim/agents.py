@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
 from mip4.core.actions import TunnelMode
@@ -46,19 +47,22 @@ def make_agent(node: NodePlan, world: WorldPlan, random: RandomSource) -> Agent:
     scenario = world.scenario
     protocol = scenario.protocol
     lifetime = protocol.registration_lifetime_s
-    mn_ha = {
-        mn.address: security_association(1000 + i, f"mn-ha:{mn.name}")
-        for i, mn in enumerate(world.mns)
-    }
     gfa = world.gfa
-    mn_gfa = (
-        {
-            mn.address: security_association(3000 + i, f"mn-gfa:{mn.name}")
+    if "mn_ha" not in world.cache:  # built once per world, shared by every agent
+        world.cache["mn_ha"] = {
+            mn.address: security_association(1000 + i, f"mn-ha:{mn.name}")
             for i, mn in enumerate(world.mns)
         }
-        if gfa is not None
-        else {}
-    )
+        world.cache["mn_gfa"] = (
+            {
+                mn.address: security_association(3000 + i, f"mn-gfa:{mn.name}")
+                for i, mn in enumerate(world.mns)
+            }
+            if gfa is not None
+            else {}
+        )
+    mn_ha: dict[IPv4Address, SecurityAssociation] = world.cache["mn_ha"]
+    mn_gfa: dict[IPv4Address, SecurityAssociation] = world.cache["mn_gfa"]
     if node.role == "HA":
         from mip4.core.home_agent import HomeAgent
 

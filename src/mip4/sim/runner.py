@@ -98,6 +98,7 @@ class WorldPlan:
     gfa: NodePlan | None
     fas: list[NodePlan] = field(default_factory=list)
     mns: list[NodePlan] = field(default_factory=list)
+    cache: dict[str, Any] = field(default_factory=dict)  # shared by the agent factory
 
     @classmethod
     def of(cls, scenario: Scenario, method: str, seed: int) -> WorldPlan:
