@@ -130,3 +130,17 @@ def test_hmac_md5_matches_the_standard_library(key_length: int) -> None:
     for data in (b"", b"Hi There", bytes(1000)):
         assert hmac_md5(key, data) == hmac.new(key, data, hashlib.md5).digest()
     assert isinstance(MobileHomeAuthentication(spi=300, authenticator=b""), AuthenticationExtension)
+
+
+def test_seal_of_a_decoded_message_equals_seal_of_a_built_one() -> None:
+    from mip4.wire.auth import seal
+    from mip4.wire.extensions import ForeignHomeAuthentication
+
+    rrq = next(f.message for f in sample_frames() if f.name == "registration_request")
+    assert isinstance(rrq, RegistrationRequest)
+    decoded = decode_control_message(rrq.encode())
+    template = ForeignHomeAuthentication(spi=0x5005, authenticator=b"")
+    relayed = seal(decoded, template, b"fa-ha-key")
+    built = seal(dataclasses.replace(decoded), template, b"fa-ha-key")
+    assert relayed == built and relayed.encode() == built.encode()
+    assert verify(relayed, len(relayed.extensions) - 1, b"fa-ha-key")

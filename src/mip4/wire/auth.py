@@ -115,8 +115,12 @@ def seal(message: _M, template: AuthenticationExtension, key: bytes) -> _M:
     if template.spi <= RESERVED_SPI_MAX:
         raise LocalUsageError(f"SPI {template.spi} is reserved (0-255, RFC 5944 §1.6)")
     placeholder = dataclasses.replace(template, authenticator=bytes(HMAC_MD5_LENGTH))
-    staged = dataclasses.replace(message, extensions=(*message.extensions, placeholder))  # type: ignore[type-var]
-    digest = hmac_md5(key, mac_input(staged, len(staged.extensions) - 1))
+    # What mac_input() gives for the appended extension: every byte before it, then its own
+    # header, computed without building the intermediate message.
+    wire: bytes | None = getattr(message, "_wire", None)
+    if wire is None:
+        wire = message.encode_fixed() + encode_extensions(message.extensions)
+    digest = hmac_md5(key, wire + placeholder.header())
     final = dataclasses.replace(placeholder, authenticator=digest)
     return dataclasses.replace(message, extensions=(*message.extensions, final))  # type: ignore[type-var]
 
