@@ -430,9 +430,9 @@ def describe(config: Any) -> dict[str, object]:
         elif isinstance(value, bytes):
             out[f.name] = value.hex(":")
         elif isinstance(value, frozenset):
-            out[f.name] = sorted(m.value for m in value)
+            out[f.name] = sorted(m.name.lower() for m in value)
         elif isinstance(value, TunnelMode):
-            out[f.name] = value.value
+            out[f.name] = value.name.lower()
         elif isinstance(value, tuple):
             out[f.name] = [str(v) for v in value]
         elif isinstance(value, AdvertisementConfig | GfaOption):

@@ -84,6 +84,7 @@ from mip4.wire.errors import ReservedValueError
 from mip4.wire.extensions import (
     EncapsulatingDeliveryStyle,
     ForeignHomeAuthentication,
+    GeneralizedAuthentication,
     GeneralizedAuthSubtype,
     HierarchicalForeignAgent,
     MobileForeignAuthentication,
@@ -529,7 +530,9 @@ class ForeignAgent(Agent):
         problem: str | None = None
         if pending.upstream != pending.home_agent or regional:
             if cfg.gfa is not None:  # RFC 4857 §11: FA-FA between the FA and its GFA
-                problem = check_single(reply, object, cfg.gfa.security, fa_fa=True)
+                problem = check_single(
+                    reply, GeneralizedAuthentication, cfg.gfa.security, fa_fa=True
+                )
         else:
             ha_sa = cfg.fa_ha.get(reply.home_agent)
             if ha_sa is not None:  # RFC 5944 §3.7.3.1: exactly one valid FA-HA extension

@@ -333,7 +333,7 @@ class VisitorEntry:
             "lifetime_remaining": remaining(self.expires_at, now),
             "reverse_tunnel": self.reverse_tunnel,
             "delivery_style": "encapsulating" if self.encapsulating_delivery else "direct",
-            "mode": self.mode.value,
+            "mode": self.mode.name.lower(),
             "tunnel_peer": str(self.tunnel_peer),
         }
 
@@ -363,7 +363,7 @@ class MobilityBinding:
             "lifetime": self.lifetime,
             "lifetime_remaining": remaining(self.expires_at, now),
             "reverse_tunnel": self.reverse_tunnel,
-            "mode": self.mode.value,
+            "mode": self.mode.name.lower(),
         }
 
 
