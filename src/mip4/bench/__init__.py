@@ -2,7 +2,7 @@
 measured by ``mip4 bench``, which prints figures and ratios against a baseline run in the
 same process"). Tests run them with ``--quick`` and never assert timings.
 
-Benchmarks: ``codec`` (:mod:`mip4.bench.codec`).
+Benchmarks: ``codec`` (:mod:`mip4.bench.codec`), ``sim`` (:mod:`mip4.bench.sim`).
 """
 
 from __future__ import annotations
@@ -45,6 +45,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="timed repeats per measurement; the best is reported (default 5)",
     )
+    _add_sim(benches)
+
+
+def _add_sim(benches: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from mip4.bench.sim import add_arguments as add_sim_arguments
+
+    sim = benches.add_parser(
+        "sim",
+        help="simulator speed: events per second on the grid with 1 to 1000 MNs",
+        description="Wall time, events per second and simulated seconds per wall second "
+        "for the grid scenario with 1, 10, 100 and 1000 MNs moving and calling.",
+    )
+    add_sim_arguments(sim)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
         from mip4.bench.codec import run as run_codec
 
         return run_codec(args)
+    if args.bench == "sim":
+        from mip4.bench.sim import run as run_sim
+
+        return run_sim(args)
     raise AssertionError(f"unknown bench {args.bench!r}")  # argparse restricts the choices
 
 

@@ -80,19 +80,31 @@ def ipv4_header(
     return raw[:10] + checksum.to_bytes(2, "big") + raw[12:]
 
 
+_TTL_WORDS: dict[bytes, bytes] = {}  # bytes 8-11 (TTL, protocol, checksum) -> decremented
+
+
 def decrement_ttl(packet: bytes) -> bytes | None:
     """``packet`` with its TTL decremented and the header checksum updated incrementally
-    (RFC 1624 eq. 3), or None when the TTL would reach 0 (RFC 791: the packet is dropped)."""
-    ttl = packet[8]
-    if ttl <= 1:
-        return None
-    old = (ttl << 8) | packet[9]
-    checksum = (packet[10] << 8) | packet[11]
-    total = (~checksum & 0xFFFF) + (~old & 0xFFFF) + (old - 0x100)
-    total = (total & 0xFFFF) + (total >> 16)
-    total = (total & 0xFFFF) + (total >> 16)
-    checksum = ~total & 0xFFFF
-    return packet[:8] + bytes((ttl - 1, packet[9], checksum >> 8, checksum & 0xFF)) + packet[12:]
+    (RFC 1624 eq. 3), or None when the TTL would reach 0 (RFC 791: the packet is dropped).
+
+    The rewritten bytes 8-11 depend only on their old value, so they are memoised.
+    """
+    word = packet[8:12]
+    new = _TTL_WORDS.get(word)
+    if new is None:
+        ttl = packet[8]
+        if ttl <= 1:
+            return None
+        old = (ttl << 8) | packet[9]
+        checksum = (packet[10] << 8) | packet[11]
+        total = (~checksum & 0xFFFF) + (~old & 0xFFFF) + (old - 0x100)
+        total = (total & 0xFFFF) + (total >> 16)
+        total = (total & 0xFFFF) + (total >> 16)
+        checksum = ~total & 0xFFFF
+        new = bytes((ttl - 1, packet[9], checksum >> 8, checksum & 0xFF))
+        if len(_TTL_WORDS) < 1 << 16:
+            _TTL_WORDS[word] = new
+    return packet[:8] + new + packet[12:]
 
 
 def encapsulate_packet(mode: TunnelMode, inner: bytes, source: bytes, destination: bytes) -> bytes:

@@ -150,7 +150,7 @@ class World:
         self.engine = Engine()
         self.metrics = Metrics()
         self.trace = Trace([self.metrics, *sinks])
-        self.net = Network(self.engine, self.trace, trace_detail=trace_detail)
+        self.net = Network(self.engine, self.trace, trace_detail=trace_detail and bool(sinks))
         self.plan = WorldPlan.of(scenario, method, self.seed)
         if agent_factory is None:
             from mip4.sim.agents import make_agent
