@@ -30,6 +30,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mip4.wire.errors import DecodeError
+from mip4.wire.esp import (
+    EspMode,
+    EspPacket,
+    EspSecurityAssociation,
+    ReplayWindow,
+    esp_protect,
+    esp_receive,
+    esp_unprotect,
+    protect_ipv4_transport,
+    protect_ipv4_tunnel,
+    unprotect_ipv4_transport,
+    unprotect_ipv4_tunnel,
+)
 from mip4.wire.extensions import decode_extensions, encode_extensions
 from mip4.wire.handoff import HandoffReply, HandoffRequest
 from mip4.wire.icmp import (
@@ -55,6 +68,16 @@ from mip4.wire.registration import (
     RegionalRegistrationRequest,
     RegistrationReply,
     RegistrationRequest,
+)
+from mip4.wire.tunnel import (
+    Encapsulation,
+    GreHeader,
+    MinimalForwardingHeader,
+    decapsulate,
+    decapsulate_gre,
+    decapsulate_ip_in_ip,
+    decapsulate_minimal,
+    encapsulate,
 )
 from tests.conftest import IN_CI
 from tests.vectors import load
@@ -263,6 +286,205 @@ def _udp_reencode(datagram: UdpDatagram, data: bytes) -> tuple[bytes, bytes]:
 
 ICMP_SAMPLES = tuple(icmp_sample(d) for d in ICMP_BYTES)
 
+
+# --- tunnels (RFC 2003, RFC 2004, RFC 2784 / 2890) -----------------------------------------
+
+
+def _fix_ipv4_checksum(buf: bytearray, at: int) -> None:
+    """Recompute the header checksum of the IPv4 header at ``at``, if it is all there."""
+    if at + 20 > len(buf):
+        return
+    hlen = max(20, (buf[at] & 0x0F) * 4)
+    if at + hlen > len(buf):
+        return
+    buf[at + 10 : at + 12] = b"\0\0"
+    buf[at + 10 : at + 12] = internet_checksum(bytes(buf[at : at + hlen])).to_bytes(2, "big")
+
+
+def _outer_bounds(buf: bytearray) -> tuple[int, int] | None:
+    """(header length, end of the datagram) of the outer IPv4 header, if plausible."""
+    if len(buf) < 20:
+        return None
+    hlen = max(20, (buf[0] & 0x0F) * 4)
+    end = min(len(buf), int.from_bytes(buf[2:4], "big"))
+    return (hlen, end) if hlen <= end else None
+
+
+def _tunnel_fixup(data: bytes) -> bytes:
+    """Recompute every checksum a tunnelled datagram carries: inner IPv4 header, minimal
+    forwarding header, GRE checksum, outer IPv4 header."""
+    buf = bytearray(data)
+    bounds = _outer_bounds(buf)
+    if bounds is not None:
+        hlen, end = bounds
+        protocol = buf[9]
+        if protocol == Encapsulation.IP_IN_IP:
+            _fix_ipv4_checksum(buf, hlen)
+        elif protocol == Encapsulation.MINIMAL and hlen + 8 <= end:
+            size = 12 if buf[hlen + 1] & 0x80 else 8
+            if hlen + size <= end:
+                buf[hlen + 2 : hlen + 4] = b"\0\0"
+                checksum = internet_checksum(bytes(buf[hlen : hlen + size]))
+                buf[hlen + 2 : hlen + 4] = checksum.to_bytes(2, "big")
+        elif protocol == Encapsulation.GRE and hlen + 4 <= end:
+            word = int.from_bytes(buf[hlen : hlen + 2], "big")
+            size = 4 + sum(4 for bit in (0x8000, 0x2000, 0x1000) if word & bit)
+            _fix_ipv4_checksum(buf, hlen + size)
+            if word & 0x8000 and hlen + 8 <= end:
+                buf[hlen + 4 : hlen + 6] = b"\0\0"
+                checksum = internet_checksum(bytes(buf[hlen:end]))
+                buf[hlen + 4 : hlen + 6] = checksum.to_bytes(2, "big")
+    _fix_ipv4_checksum(buf, 0)
+    return bytes(buf)
+
+
+def _whole_ipv4(datagram: bytes) -> None:
+    """What a decapsulator hands on is exactly one valid IPv4 datagram."""
+    packet = IPv4Packet.decode(datagram)
+    assert packet.header.total_length == len(datagram)
+
+
+def _decapsulated(result: Any, data: bytes) -> tuple[bytes, bytes]:
+    _whole_ipv4(result.inner)
+    assert result.outer_header.total_length <= len(data)
+    return b"", b""
+
+
+def _ip_in_ip_reencode(result: Any, data: bytes) -> tuple[bytes, bytes]:
+    outer, inner = result
+    _whole_ipv4(inner)
+    return outer.encode() + inner, data[: outer.total_length]
+
+
+def _minimal_reencode(result: Any, data: bytes) -> tuple[bytes, bytes]:
+    received, forwarding, restored = result
+    _whole_ipv4(restored)
+    payload = restored[received.header_length :]
+    return received.encode() + forwarding.encode() + payload, data[: received.total_length]
+
+
+def _gre_reencode(result: Any, data: bytes) -> tuple[bytes, bytes]:
+    outer, gre, inner = result
+    _whole_ipv4(inner)
+    return outer.encode() + gre.encode(inner) + inner, data[: outer.total_length]
+
+
+def _tunnel_samples() -> tuple[Sample, ...]:
+    raw = [v.data for v in load("tunnel")]
+    inner = [build_udp_ipv4(IPv4Address("198.51.100.10"), DST, 5004, 5004, b"hi!!" * 3)]
+    inner.append(build_ipv4(SRC, IPv4Address("224.0.0.11"), PROTO_ICMP, ICMP_BYTES[0], ttl=1))
+    for datagram in inner:
+        raw.append(encapsulate(Encapsulation.IP_IN_IP, datagram, SRC, DST))
+        raw.append(encapsulate(Encapsulation.MINIMAL, datagram, SRC, DST))
+        # the encapsulator is the original source: S = 0, 8-byte forwarding header (RFC 2004 §3)
+        own = IPv4Address(datagram[12:16])
+        raw.append(encapsulate(Encapsulation.MINIMAL, datagram, own, DST))
+        raw.append(
+            encapsulate(
+                Encapsulation.GRE,
+                datagram,
+                SRC,
+                DST,
+                gre_key=7,
+                gre_sequence_number=1,
+                gre_checksum=True,
+            )
+        )
+    out = []
+    for d in raw:
+        hlen = (d[0] & 0x0F) * 4
+        # hot: outer header, tunnel header and the inner header after it
+        out.append(Sample(d, ((hlen, min(len(d), hlen + 16)),), (0, 2, 3, hlen), hlen))
+    return tuple(out)
+
+
+def _minimal_header_reencode(header: Any, data: bytes) -> tuple[bytes, bytes]:
+    return header.encode(), data[: header.size]
+
+
+def _gre_header_reencode(result: Any, data: bytes) -> tuple[bytes, bytes]:
+    header, payload = result
+    return header.encode(payload) + payload, data
+
+
+# --- ESP (RFC 4303, RFC 2410, RFC 2404) ------------------------------------------------------
+
+ESP_KEY = bytes(range(1, 21))
+ESP_SA = EspSecurityAssociation(spi=0x1000, auth_key=ESP_KEY)
+ESP_TUNNEL_SA = EspSecurityAssociation(spi=0x1001, auth_key=ESP_KEY, mode=EspMode.TUNNEL)
+ESP_WINDOW = ReplayWindow(highest=10, bitmap=0b1011)  # 10, 9 and 7 already received
+
+
+def _resign(buf: bytearray, start: int, end: int) -> None:
+    """Recompute the HMAC-SHA1-96 ICV of the ESP packet in ``buf[start:end]``."""
+    if end - start >= 8 + 2 + 12:
+        buf[end - 12 : end] = ESP_SA.icv(bytes(buf[start : end - 12]))
+
+
+def _esp_fixup(data: bytes) -> bytes:
+    buf = bytearray(data)
+    _resign(buf, 0, len(buf))
+    return bytes(buf)
+
+
+def _esp_ipv4_fixup(data: bytes) -> bytes:
+    buf = bytearray(data)
+    bounds = _outer_bounds(buf)
+    if bounds is not None:
+        hlen, end = bounds
+        _fix_ipv4_checksum(buf, hlen + 8)  # the inner header in tunnel mode
+        _resign(buf, hlen, end)
+    _fix_ipv4_checksum(buf, 0)
+    return bytes(buf)
+
+
+def _esp_reencode(payload: Any, data: bytes) -> tuple[bytes, bytes]:
+    packet = EspPacket.decode(data)
+    assert (packet.sequence_number, packet.next_header, packet.payload) == tuple(payload)
+    return packet.encode(), data
+
+
+def _esp_receive_reencode(result: Any, data: bytes) -> tuple[bytes, bytes]:
+    payload, window = result
+    assert ESP_WINDOW.check(payload.sequence_number)
+    assert not window.check(payload.sequence_number)  # now recorded
+    return _esp_reencode(payload, data)
+
+
+def _esp_tunnel_check(result: Any, data: bytes) -> tuple[bytes, bytes]:
+    outer, _, inner = result
+    _whole_ipv4(inner)
+    esp = data[outer.header_length : outer.total_length]
+    return EspPacket.decode(esp).encode(), esp
+
+
+def _esp_transport_check(result: Any, data: bytes) -> tuple[bytes, bytes]:
+    _, datagram = result
+    _whole_ipv4(datagram)
+    return b"", b""
+
+
+def _esp_samples() -> tuple[Sample, ...]:
+    payloads = [ICMP_BYTES[0], MESSAGE_BYTES[0], b"", b"\x01"]
+    raw = [esp_protect(ESP_SA, 1 + i, p, 1) for i, p in enumerate(payloads)]
+    raw.append(esp_protect(ESP_SA, 0xFFFFFFFF, b"abc", 59, pad_length=7))
+    return tuple(Sample(d, (), (len(d) - 14,), 8) for d in raw)
+
+
+def _esp_ipv4_samples(mode: EspMode) -> tuple[Sample, ...]:
+    datagrams = [build_ipv4(SRC, DST, PROTO_ICMP, m, ttl=255) for m in ICMP_BYTES[:4]]
+    if mode is EspMode.TUNNEL:
+        raw = [
+            protect_ipv4_tunnel(ESP_TUNNEL_SA, 7 + i, SRC, DST, d) for i, d in enumerate(datagrams)
+        ]
+    else:
+        raw = [protect_ipv4_transport(ESP_SA, 7 + i, d) for i, d in enumerate(datagrams)]
+    return tuple(Sample(d, ((20, 28),), (0, 2, 3, len(d) - 14), 28) for d in raw)
+
+
+TUNNEL_SAMPLES = _tunnel_samples()
+
+
 TARGETS: list[Target] = [
     # Control messages on UDP 434 (RFC 5944 §3.3-3.4, RFC 4857 §10, RFC 4881 §4.5-4.6)
     Target("control", decode_control_message, _same, CONTROL_SAMPLES),
@@ -323,6 +545,73 @@ TARGETS: list[Target] = [
         _udp_reencode,
         _udp_samples(),
         fixup=_udp_fixup,
+    ),
+    # Tunnels: decapsulation of IP in IP, minimal encapsulation and GRE
+    Target("tunnel", decapsulate, _decapsulated, TUNNEL_SAMPLES, fixup=_tunnel_fixup),
+    Target(
+        "ip-in-ip",
+        decapsulate_ip_in_ip,
+        _ip_in_ip_reencode,
+        tuple(s for s in TUNNEL_SAMPLES if s.data[9] == 4),
+        fixup=_tunnel_fixup,
+    ),
+    Target(
+        "minimal-encapsulation",
+        decapsulate_minimal,
+        _minimal_reencode,
+        tuple(s for s in TUNNEL_SAMPLES if s.data[9] == 55),
+        fixup=_tunnel_fixup,
+    ),
+    Target(
+        "gre",
+        decapsulate_gre,
+        _gre_reencode,
+        tuple(s for s in TUNNEL_SAMPLES if s.data[9] == 47),
+        fixup=_tunnel_fixup,
+    ),
+    Target(
+        "minimal-header",
+        lambda d: MinimalForwardingHeader.decode(d, verify_checksum=False),
+        _minimal_header_reencode,
+        tuple(Sample(s.data[20:32], (), (), 12) for s in TUNNEL_SAMPLES if s.data[9] == 55),
+        max_random=16,
+    ),
+    Target(
+        "gre-header",
+        lambda d: GreHeader.decode(d, verify_checksum=False),
+        _gre_header_reencode,
+        tuple(Sample(s.data[20:], (), (), 16) for s in TUNNEL_SAMPLES if s.data[9] == 47),
+        max_random=32,
+    ),
+    # ESP with NULL encryption and HMAC-SHA1-96, fixed SAs
+    Target("esp-packet", EspPacket.decode, _same, _esp_samples()),
+    Target(
+        "esp-unprotect",
+        lambda d: esp_unprotect(ESP_SA, d),
+        _esp_reencode,
+        _esp_samples(),
+        fixup=_esp_fixup,
+    ),
+    Target(
+        "esp-receive",
+        lambda d: esp_receive(ESP_SA, ESP_WINDOW, d),
+        _esp_receive_reencode,
+        _esp_samples(),
+        fixup=_esp_fixup,
+    ),
+    Target(
+        "esp-tunnel-mode",
+        lambda d: unprotect_ipv4_tunnel(ESP_TUNNEL_SA, d),
+        _esp_tunnel_check,
+        _esp_ipv4_samples(EspMode.TUNNEL),
+        fixup=_esp_ipv4_fixup,
+    ),
+    Target(
+        "esp-transport-mode",
+        lambda d: unprotect_ipv4_transport(ESP_SA, d),
+        _esp_transport_check,
+        _esp_ipv4_samples(EspMode.TRANSPORT),
+        fixup=_esp_ipv4_fixup,
     ),
 ]
 
@@ -407,7 +696,8 @@ def check(target: Target, data: bytes) -> None:
         obj.to_dict()
     elif isinstance(obj, tuple):
         for item in obj:
-            item.to_dict()
+            if hasattr(item, "to_dict"):
+                item.to_dict()
 
 
 # --- the tests -----------------------------------------------------------------------------
@@ -483,6 +773,13 @@ def test_every_decoder_is_a_target() -> None:
         "destination-unreachable",
         "ipv4",
         "udp",
+        "tunnel",
+        "ip-in-ip",
+        "minimal-encapsulation",
+        "gre",
+        "esp-unprotect",
+        "esp-tunnel-mode",
+        "esp-transport-mode",
     } <= names
     control_types = {s.data[0] for s in CONTROL_SAMPLES}
     assert control_types == {1, 3, 16, 17, 18, 19}
