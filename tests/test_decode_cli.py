@@ -49,7 +49,10 @@ EXPECTED: dict[str, tuple[str, dict[str, Any]]] = {
         "destination_unreachable",
         {"code": 1, "code_name": "host_unreachable"},
     ),
-    "esp_inter_fa_advertisement": ("esp", {"spi": samples.ESP_KEY.spi}),
+    "esp_inter_fa_advertisement": (
+        "esp",
+        {"spi": samples.ESP_KEY.spi, "sequence_number": 1, "authenticated": False},
+    ),
 }
 
 
@@ -344,3 +347,61 @@ def test_write_sample(
     assert (code, out) == (0, [])
     assert err == [f"wrote {len(FRAMES)} sample frames to {path}"]
     assert path.read_bytes() == sample_pcap.read_bytes()
+
+
+ESP_KEY_ARG = f"{samples.ESP_KEY.spi:#x}:{samples.ESP_KEY.key.hex()}"
+
+
+def test_esp_with_key(capsys: pytest.CaptureFixture[str], sample_pcap: Path) -> None:
+    code, out, err = run(capsys, "--pcap", str(sample_pcap), "--esp-key", ESP_KEY_ARG)
+    assert (code, err) == (0, [])
+    record = json_lines(out)[INDEX["esp_inter_fa_advertisement"]]
+    assert record["frame"] == INDEX["esp_inter_fa_advertisement"] + 1
+    assert (record["src"], record["dst"], record["protocol"]) == (
+        "198.18.3.1",
+        "198.18.0.10",
+        "icmp",
+    )
+    assert record["tunnel"] == [
+        {
+            "encapsulation": "esp",
+            "src": "198.18.3.1",
+            "dst": "198.18.2.1",
+            "ttl": 64,
+            "spi": samples.ESP_KEY.spi,
+            "sequence_number": 1,
+            "mode": "tunnel",
+            "authenticated": True,
+        }
+    ]
+    message = record["message"]
+    assert message["message"] == "agent_advertisement"
+    assert message["extensions"][-1]["value"] == {"mac": "02:00:00:00:03:01"}
+
+
+def test_esp_with_the_wrong_key(capsys: pytest.CaptureFixture[str], sample_pcap: Path) -> None:
+    wrong = f"{samples.ESP_KEY.spi}:{bytes(20).hex()}"
+    code, out, err = run(capsys, "--pcap", str(sample_pcap), "--esp-key", wrong)
+    assert code == 2
+    frame = INDEX["esp_inter_fa_advertisement"] + 1
+    assert len(err) == 1
+    assert err[0].startswith(f"frame {frame}: malformed esp packet: esp.icv at offset ")
+    assert err[0].endswith("ICV does not verify (HMAC-SHA1-96)")
+    assert len(out) == len(FRAMES) - 1
+
+
+@pytest.mark.parametrize(
+    ("argument", "problem"),
+    [
+        ("16388", "expected SPI:HEXKEY"),
+        ("x:00", "is not a number"),
+        ("16388:zz", "not hex"),
+        ("16388:0011", "20-byte key"),
+        ("12:" + "00" * 20, "reserved"),
+    ],
+)
+def test_bad_esp_key(capsys: pytest.CaptureFixture[str], argument: str, problem: str) -> None:
+    code, out, err = run(capsys, "--esp-key", argument, RRQ_HEX)
+    assert (code, out) == (2, [])
+    assert len(err) == 1 and err[0].startswith("mip4 decode: error: --esp-key")
+    assert problem in err[0]

@@ -11,6 +11,8 @@ from mip4 import samples
 from mip4.pcap import read_capture
 from mip4.samples import SampleFrame, sample_frames, write_sample_pcap
 from mip4.wire.auth import find_authenticator, verify
+from mip4.wire.errors import DecodeError
+from mip4.wire.esp import EspMode, EspPacket, EspSecurityAssociation, unprotect_ipv4_tunnel
 from mip4.wire.extensions import (
     GeneralizedAuthentication,
     GeneralizedAuthSubtype,
@@ -20,6 +22,7 @@ from mip4.wire.extensions import (
 from mip4.wire.handoff import HandoffReply, HandoffRequest, HandoffVariant
 from mip4.wire.icmp import AgentAdvertisement, AgentSolicitation, decode_icmp
 from mip4.wire.ip import (
+    PROTO_ESP,
     PROTO_ICMP,
     PROTO_UDP,
     IPv4Header,
@@ -45,6 +48,7 @@ EXPECTED_NAMES = [
     "agent_solicitation",
     "agent_advertisement",
     "proxy_router_solicitation",
+    "esp_inter_fa_advertisement",
     "proxy_router_advertisement",
     "registration_request",
     "registration_reply",
@@ -76,9 +80,7 @@ def udp_payload(frame: SampleFrame) -> tuple[IPv4Header, UdpDatagram]:
 
 
 def test_one_of_every_message_in_a_fixed_order() -> None:
-    # ESP lands in its own test once the inter-FA advertisement is part of the samples.
-    names = [frame.name for frame in FRAMES if frame.name != "esp_inter_fa_advertisement"]
-    assert names == EXPECTED_NAMES
+    assert [frame.name for frame in FRAMES] == EXPECTED_NAMES
     assert all(frame.rfc.startswith("RFC ") for frame in FRAMES)
 
 
@@ -106,6 +108,9 @@ def test_checksums_verify(frame: SampleFrame) -> None:
     elif packet.header.protocol == PROTO_ICMP:
         assert internet_checksum(packet.payload) == 0
         assert decode_icmp(packet.payload).to_dict() == frame.message.to_dict()  # type: ignore[attr-defined]
+    elif packet.header.protocol == PROTO_ESP:
+        assert isinstance(frame.message, EspPacket)
+        assert frame.message.encode() == packet.payload
     else:
         assert isinstance(frame.message, Decapsulated)
         assert decapsulate(frame.packet) == frame.message
@@ -247,3 +252,21 @@ def test_tunnels() -> None:
     assert gre.outer_header.source == samples.NFA and gre.outer_header.destination == samples.HA
     inner = IPv4Header.decode(gre.inner)
     assert inner.source == samples.MN_HOME and inner.destination == samples.CN
+
+
+def test_esp_inter_fa_advertisement() -> None:
+    frame = BY_NAME["esp_inter_fa_advertisement"]
+    sa = EspSecurityAssociation(
+        spi=samples.ESP_KEY.spi, auth_key=samples.ESP_KEY.key, mode=EspMode.TUNNEL
+    )
+    outer, sequence, inner = unprotect_ipv4_tunnel(sa, frame.packet)  # verifies the ICV
+    assert (outer.source, outer.destination) == (samples.NFA, samples.OFA)
+    assert sequence == 1 and sa.spi > 255
+    packet = IPv4Packet.decode(inner)
+    assert (packet.header.source, packet.header.destination) == (samples.NFA, samples.MN_HOME)
+    advertisement = decode_icmp(packet.payload)
+    assert isinstance(advertisement, AgentAdvertisement)
+    assert advertisement.lla == EthernetMac(mac=samples.NFA_MAC)
+    wrong = EspSecurityAssociation(spi=sa.spi, auth_key=bytes(20), mode=EspMode.TUNNEL)
+    with pytest.raises(DecodeError, match="ICV"):
+        unprotect_ipv4_tunnel(wrong, frame.packet)

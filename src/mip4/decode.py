@@ -14,6 +14,7 @@ Every walk returns a list of results: :class:`DecodedMessage` (one JSON line eac
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
@@ -21,9 +22,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
-from mip4.errors import Mip4Error
+from mip4.errors import LocalUsageError, Mip4Error
 from mip4.pcap import CaptureError, read_capture
 from mip4.wire.errors import DecodeError, UnknownMessageType
+from mip4.wire.esp import (
+    NEXT_HEADER_IPV4,
+    NEXT_HEADER_NO_NEXT,
+    EspMode,
+    EspSecurityAssociation,
+    esp_unprotect,
+    peek_spi_and_sequence,
+)
 from mip4.wire.icmp import decode_icmp
 from mip4.wire.ip import (
     FLAG_MF,
@@ -182,6 +191,24 @@ class TunnelledPacket:
         }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EspSummary:
+    """An ESP packet without a key to open it: what the header shows (RFC 4303 §2)."""
+
+    spi: int
+    sequence_number: int
+    length: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "message": "esp",
+            "spi": self.spi,
+            "sequence_number": self.sequence_number,
+            "length": self.length,
+            "authenticated": False,
+        }
+
+
 def _protocol_name(number: int) -> str:
     return PROTOCOL_NAMES.get(number, str(number))
 
@@ -199,13 +226,15 @@ class _Context:
 class PacketDecoder:
     """Finds the Mobile IP messages in IPv4 datagrams.
 
-    ``esp_keys`` maps an ESP SPI to its HMAC-SHA1-96 key (RFC 4881 §3.4 inter-FA ICMP);
-    without a key an ESP packet is reported by SPI and sequence number only.
+    ``esp_sas`` maps an ESP SPI to its security association (HMAC-SHA1-96, RFC 4881 §3.4
+    inter-FA ICMP): such packets are authenticated and opened (tunnel or transport mode,
+    told apart by the Next Header); without an SA an ESP packet is reported by SPI and
+    sequence number only.
     ``verify_checksums`` False accepts bad IPv4/UDP/ICMP checksums (captures taken on a
     host with checksum offload show outgoing packets with unfinished checksums).
     """
 
-    esp_keys: Mapping[int, bytes] = field(default_factory=dict)
+    esp_sas: Mapping[int, EspSecurityAssociation] = field(default_factory=dict)
     verify_checksums: bool = True
 
     # ---------------------------------------------------------------- entry points
@@ -371,7 +400,42 @@ class PacketDecoder:
     def _esp(
         self, header: IPv4Header, packet: bytes, payload: bytes, ctx: _Context
     ) -> list[Result]:
-        return [Skipped(ctx.frame, "ESP")]
+        try:
+            spi, sequence = peek_spi_and_sequence(payload)
+        except DecodeError as exc:
+            return [Malformed(ctx.frame, "esp packet", exc)]
+        sa = self.esp_sas.get(spi)
+        if sa is None:
+            summary = EspSummary(spi=spi, sequence_number=sequence, length=len(payload))
+            return [self._message(summary, ctx, header, "esp")]
+        try:
+            opened = esp_unprotect(sa, payload)  # RFC 4303 §3.4.4: the ICV first
+        except DecodeError as exc:
+            return [Malformed(ctx.frame, "esp packet", exc)]
+        if opened.next_header == NEXT_HEADER_NO_NEXT:
+            return [Skipped(ctx.frame, "ESP dummy packet (next header 59)")]
+        tunnel_mode = opened.next_header == NEXT_HEADER_IPV4
+        layer: dict[str, object] = {
+            "encapsulation": "esp",
+            "src": str(header.source),
+            "dst": str(header.destination),
+            "ttl": header.ttl,
+            "spi": spi,
+            "sequence_number": opened.sequence_number,
+            "mode": "tunnel" if tunnel_mode else "transport",
+            "authenticated": True,
+        }
+        if tunnel_mode:
+            inner = opened.payload
+        else:  # RFC 4303 §3.1.1: the IP header stays; its payload was protected
+            restored = dataclasses.replace(
+                header,
+                protocol=opened.next_header,
+                total_length=header.header_length + len(opened.payload),
+                checksum=None,
+            )
+            inner = restored.encode() + opened.payload
+        return self._walk(inner, ctx.deeper(layer))
 
 
 def _length_error(total: int, present: int) -> DecodeError:
@@ -527,7 +591,10 @@ def message_summary(message: Mapping[str, Any]) -> str:
             f"ttl {message.get('ttl')}"
         )
     if message.get("message") == "esp":
-        parts.append(f"spi={message.get('spi')} seq={message.get('sequence_number')}")
+        parts.append(
+            f"spi={message.get('spi'):#x} seq={message.get('sequence_number')} "
+            f"{message.get('length')} bytes, not authenticated (no --esp-key)"
+        )
     extensions = message.get("extensions")
     if isinstance(extensions, list) and extensions:
         parts.append("[" + "; ".join(_ext_summary(e) for e in extensions) + "]")
@@ -535,10 +602,13 @@ def message_summary(message: Mapping[str, Any]) -> str:
 
 
 def _tunnel_summary(tunnel: Iterable[Mapping[str, Any]]) -> str:
-    return " ".join(
-        f"via {layer.get('encapsulation')} {layer.get('src')} -> {layer.get('dst')}"
-        for layer in tunnel
-    )
+    parts = []
+    for layer in tunnel:
+        text = f"via {layer.get('encapsulation')} {layer.get('src')} -> {layer.get('dst')}"
+        if layer.get("encapsulation") == "esp":
+            text += f" (spi {layer.get('spi'):#x} seq {layer.get('sequence_number')}, verified)"
+        parts.append(text)
+    return " ".join(parts)
 
 
 def print_table(records: Sequence[DecodedMessage], out: TextIO) -> None:
@@ -574,22 +644,28 @@ def print_table(records: Sequence[DecodedMessage], out: TextIO) -> None:
 # -------------------------------------------------------------------- the command
 
 
-def parse_esp_keys(values: Sequence[str]) -> dict[int, bytes]:
-    """``SPI:HEXKEY`` arguments as a dict (SPI decimal or 0x-hex)."""
-    keys: dict[int, bytes] = {}
+def parse_esp_keys(values: Sequence[str]) -> dict[int, EspSecurityAssociation]:
+    """``SPI:HEXKEY`` arguments (SPI decimal or 0x-hex, a 20-byte HMAC-SHA1-96 key in hex)
+    as security associations by SPI."""
+    sas: dict[int, EspSecurityAssociation] = {}
     for value in values:
         spi_text, sep, key_text = value.partition(":")
         try:
             if not sep:
                 raise ValueError("expected SPI:HEXKEY")
-            spi = int(spi_text, 0)
-            key = bytes.fromhex(key_text.replace(":", ""))
-            if not 0 < spi <= 0xFFFFFFFF or not key:
-                raise ValueError("SPI must be 1..2^32-1 and the key non-empty")
-        except ValueError as exc:
+            try:
+                spi = int(spi_text, 0)
+            except ValueError:
+                raise ValueError(f"SPI {spi_text!r} is not a number") from None
+            try:
+                key = bytes.fromhex(key_text.replace(":", ""))
+            except ValueError:
+                raise ValueError("the key is not hex") from None
+            # The mode only matters when protecting; unprotect reads it from Next Header.
+            sas[spi] = EspSecurityAssociation(spi=spi, auth_key=key, mode=EspMode.TUNNEL)
+        except (ValueError, LocalUsageError) as exc:
             raise HexArgumentError(f"--esp-key {value!r}: {exc}") from None
-        keys[spi] = key
-    return keys
+    return sas
 
 
 def run(
@@ -607,7 +683,7 @@ def run(
             if not args.pcap and not args.hex:
                 return 0
         decoder = PacketDecoder(
-            esp_keys=parse_esp_keys(args.esp_key or []),
+            esp_sas=parse_esp_keys(args.esp_key or []),
             verify_checksums=not args.no_verify_checksums,
         )
         if args.pcap and args.hex:
@@ -705,12 +781,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--esp-key",
         action="append",
         metavar="SPI:HEXKEY",
-        help="HMAC-SHA1-96 key of an ESP security association (repeatable)",
+        help="an ESP security association to authenticate and open (HMAC-SHA1-96: 20-byte "
+        "key in hex; SPI decimal or 0x-hex); repeatable",
     )
     parser.add_argument(
         "--no-verify-checksums",
         action="store_true",
-        help="accept bad IPv4/UDP/ICMP checksums (captures with checksum offload)",
+        help="accept bad IPv4/UDP/ICMP checksums (captures with checksum offload); tunnel "
+        "headers are still verified",
     )
     parser.add_argument(
         "--verbose", "-v", action="store_true", help="report skipped frames and a count"

@@ -25,6 +25,7 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 from mip4.wire.auth import seal
+from mip4.wire.esp import EspMode, EspPacket, EspSecurityAssociation, protect_ipv4_tunnel
 from mip4.wire.extensions import (
     GeneralizedAuthentication,
     GeneralizedAuthSubtype,
@@ -385,13 +386,19 @@ def agent_advertisement(
 
 
 def icmp_frames() -> list[SampleFrame]:
-    """Agent discovery: solicitation, advertisement, PrRtSol and PrRtAdv (TTL 1)."""
+    """Agent discovery: solicitation, advertisement, PrRtSol, the ESP-protected inter-FA
+    advertisement and the PrRtAdv (TTL 1 on the access link)."""
     solicitation = AgentSolicitation()
     advertisement = agent_advertisement(OFA, 256)
     prrtsol = AgentSolicitation(
         extensions=(RouterDiscoveryLinkLayerAddress(value=SolicitedIpv4Address(address=NFA)),)
     )
     prrtadv = agent_advertisement(NFA, 512, lla_mac=NFA_MAC)
+    # RFC 4881 §3.4.2: the nFA's advertisement to the MN, tunnelled to the oFA in tunnel-mode
+    # ESP (the TTL-1 rule relaxed inside the tunnel); HMAC-SHA1-96 (RFC 4881 §3.4, RFC 2404).
+    esp_sa = EspSecurityAssociation(spi=ESP_KEY.spi, auth_key=ESP_KEY.key, mode=EspMode.TUNNEL)
+    inner = build_ipv4(NFA, MN_HOME, PROTO_ICMP, prrtadv.encode(), ttl=64, identification=0x0005)
+    esp = protect_ipv4_tunnel(esp_sa, 1, NFA, OFA, inner, ttl=64, identification=0x0006)
     return [
         SampleFrame(
             name="agent_solicitation",
@@ -413,6 +420,14 @@ def icmp_frames() -> list[SampleFrame]:
             packet=_icmp(MN_HOME, OFA, prrtsol.encode(), ip_id=0x0003),
             message=AgentSolicitation.decode(prrtsol.encode()),
             note="PrRtSol: MN -> oFA, LLA 140 sub-type 5 naming the nFA, TTL 1",
+        ),
+        SampleFrame(
+            name="esp_inter_fa_advertisement",
+            rfc="RFC 4881 §3.4.2; RFC 4303 §3.1.2",
+            packet=esp,
+            message=EspPacket.decode(esp[20:]),
+            note="nFA -> oFA, tunnel-mode ESP (SPI 0x4004, sequence 1) around the nFA's "
+            "advertisement to the MN",
         ),
         SampleFrame(
             name="proxy_router_advertisement",
