@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import dpkt
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mip4 import samples
 from mip4.cli import main
-from mip4.pcap import LINKTYPE_ETHERNET, ethernet_frame, write_pcap
+from mip4.decode import (
+    DecodedMessage,
+    Frame,
+    Malformed,
+    PacketDecoder,
+    Skipped,
+    parse_esp_keys,
+)
+from mip4.pcap import LINKTYPE_ETHERNET, CaptureError, ethernet_frame, read_capture, write_pcap
 from mip4.samples import sample_frames, write_sample_pcap
 from mip4.wire.ip import PROTO_UDP, IPv4Packet, UdpDatagram, build_ipv4, build_udp_ipv4
 
@@ -405,3 +416,60 @@ def test_bad_esp_key(capsys: pytest.CaptureFixture[str], argument: str, problem:
     assert (code, out) == (2, [])
     assert len(err) == 1 and err[0].startswith("mip4 decode: error: --esp-key")
     assert problem in err[0]
+
+
+# --- robustness: the walk never raises, whatever the bytes ---------------------------------
+
+DECODERS = [
+    PacketDecoder(),
+    PacketDecoder(esp_sas=parse_esp_keys([ESP_KEY_ARG])),
+    PacketDecoder(verify_checksums=False),
+]
+
+
+def _check(results: list[DecodedMessage | Malformed | Skipped]) -> None:
+    assert results
+    for result in results:
+        if isinstance(result, DecodedMessage):
+            json.dumps(result.to_dict())
+        elif isinstance(result, Malformed):
+            assert result.line().startswith("frame 1: malformed ")
+            assert " at offset " in result.line()
+
+
+@given(st.binary(max_size=120))
+def test_random_bytes_never_raise(data: bytes) -> None:
+    for decoder in DECODERS:
+        _check(decoder.decode_ip(data, Frame(number=1)))
+        _check(decoder.decode_control(data, Frame(number=1)))
+        _check(decoder.decode_icmp_message(data, Frame(number=1)))
+        _check(decoder.decode_ip(b"\x45" + data, Frame(number=1)))
+
+
+@given(
+    st.sampled_from(FRAMES),
+    st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), min_size=1, max_size=3),
+    st.integers(0, 400),
+)
+def test_mutated_samples_never_raise(frame: Any, edits: list[tuple[int, int]], cut: int) -> None:
+    data = bytearray(frame.packet)
+    for position, value in edits:
+        if position < len(data):
+            data[position] = value
+    for decoder in DECODERS:
+        _check(decoder.decode_ip(bytes(data), Frame(number=1)))
+        _check(decoder.decode_ip(bytes(data[:cut]) or b"\x45", Frame(number=1)))
+
+
+@given(
+    st.sampled_from([b"\xd4\xc3\xb2\xa1", b"\x0a\x0d\x0d\x0a", b"\x4d\x3c\xb2\xa1"]), st.binary()
+)
+def test_garbage_captures_raise_only_capture_errors(magic: bytes, rest: bytes) -> None:
+    with tempfile.NamedTemporaryFile(suffix=".pcap") as handle:
+        handle.write(magic + rest)
+        handle.flush()
+        try:
+            for capture in read_capture(handle.name):
+                assert capture.number >= 1
+        except CaptureError as exc:
+            assert handle.name in str(exc)
