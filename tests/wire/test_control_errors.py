@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from mip4.errors import Mip4Error
+from mip4.errors import LocalUsageError, Mip4Error
 from mip4.wire.errors import (
     AuthenticatorLengthError,
     DecodeError,
@@ -20,8 +20,17 @@ from mip4.wire.errors import (
     UnknownMessageType,
     ValueDecodeError,
 )
-from mip4.wire.extensions import GeneralizedAuthentication, Padding
+from mip4.wire.extensions import (
+    GeneralizedAuthentication,
+    LinkLayerAddress,
+    MnFaChallenge,
+    MobileHomeAuthentication,
+    MobileNodeNai,
+    Padding,
+    UnknownSkippableExtension,
+)
 from mip4.wire.handoff import HandoffReply, HandoffRequest
+from mip4.wire.lla import UnknownLla
 from mip4.wire.messages import decode_control_message
 from mip4.wire.registration import (
     RegionalRegistrationReply,
@@ -386,3 +395,35 @@ def test_errors_are_only_the_decode_error_family() -> None:
     ):
         assert issubclass(cls, DecodeError) and not issubclass(cls, ValueError)
     assert issubclass(UnknownMandatoryExtension, DecodeError)
+
+
+# --- other input types and encoder misuse ----------------------------------------------------
+
+
+@pytest.mark.parametrize("wrap", [bytearray, memoryview], ids=["bytearray", "memoryview"])
+@pytest.mark.parametrize("vector", MESSAGES[::7], ids=str)
+def test_bytes_like_input_decodes_like_bytes(vector: Vector, wrap: type) -> None:
+    assert decode_control_message(wrap(vector.data)) == decode_control_message(vector.data)
+
+
+@pytest.mark.parametrize(
+    "ext",
+    [
+        MobileHomeAuthentication(spi=0x100, authenticator=bytes(252)),
+        GeneralizedAuthentication(subtype=2, spi=0x200, authenticator=bytes(0x10000 - 4)),
+        LinkLayerAddress(value=UnknownLla(sub_type=9, data=bytes(255))),
+        MobileNodeNai(nai=b"n" * 256),
+        MnFaChallenge(challenge=bytes(256)),
+        UnknownSkippableExtension(ext_type=200, data=bytes(256)),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_encoding_data_too_long_for_its_length_field(ext: object) -> None:
+    with pytest.raises(LocalUsageError, match="Length"):
+        ext.encode()  # type: ignore[attr-defined]
+
+
+def test_encoding_at_the_length_limit() -> None:
+    assert len(MobileHomeAuthentication(spi=0x100, authenticator=bytes(251)).encode()) == 257
+    assert len(LinkLayerAddress(value=UnknownLla(sub_type=9, data=bytes(254))).encode()) == 257
+    assert len(UnknownSkippableExtension(ext_type=200, data=bytes(255)).encode()) == 257

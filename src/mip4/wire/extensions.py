@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import ClassVar, TypeVar
 
+from mip4.errors import LocalUsageError
 from mip4.wire._util import ipv4
 from mip4.wire.errors import (
     AuthenticatorLengthError,
@@ -69,6 +70,13 @@ _ADDR_EXT = struct.Struct("!BBH4s")  # Type, Length=6, Reserved, address (RFC 48
 _LIFETIME_EXT = struct.Struct("!BBHI")  # Type, Length=6, Reserved, lifetime
 
 
+def _length(value: int, maximum: int) -> int:
+    """A Length field value, refusing what the field cannot hold (a caller's mistake)."""
+    if value > maximum:
+        raise LocalUsageError(f"extension data needs Length {value}, the field holds {maximum}")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Padding:
     """One-byte padding (RFC 5944 §1.8): a lone zero byte with no Length."""
@@ -97,7 +105,7 @@ class _Authentication:
 
     def header(self) -> bytes:
         """The bytes of this extension that the authenticator itself covers."""
-        return _AUTH_HEADER.pack(self.TYPE, 4 + len(self.authenticator), self.spi)
+        return _AUTH_HEADER.pack(self.TYPE, _length(4 + len(self.authenticator), 255), self.spi)
 
     def encode(self) -> bytes:
         return self.header() + self.authenticator
@@ -151,7 +159,8 @@ class GeneralizedAuthentication:
 
     def header(self) -> bytes:
         """The 8 bytes of this extension that the authenticator covers (RFC 4721 §6)."""
-        return _LONG_HEADER.pack(self.TYPE, self.subtype, 4 + len(self.authenticator), self.spi)
+        length = _length(4 + len(self.authenticator), 0xFFFF)
+        return _LONG_HEADER.pack(self.TYPE, self.subtype, length, self.spi)
 
     def encode(self) -> bytes:
         return self.header() + self.authenticator
@@ -188,7 +197,7 @@ class LinkLayerAddress:
 
     def encode(self) -> bytes:
         body = self.value.encode()
-        return bytes((self.TYPE, 1 + len(body), self.sub_type)) + body
+        return bytes((self.TYPE, _length(1 + len(body), 255), self.sub_type)) + body
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -221,7 +230,7 @@ class MobileNodeNai:
     nai: bytes
 
     def encode(self) -> bytes:
-        return bytes((self.TYPE, len(self.nai))) + self.nai
+        return bytes((self.TYPE, _length(len(self.nai), 255))) + self.nai
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -239,7 +248,7 @@ class MnFaChallenge:
     challenge: bytes
 
     def encode(self) -> bytes:
-        return bytes((self.TYPE, len(self.challenge))) + self.challenge
+        return bytes((self.TYPE, _length(len(self.challenge), 255))) + self.challenge
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -350,7 +359,7 @@ class UnknownSkippableExtension:
     data: bytes
 
     def encode(self) -> bytes:
-        return bytes((self.ext_type, len(self.data))) + self.data
+        return bytes((self.ext_type, _length(len(self.data), 255))) + self.data
 
     def to_dict(self) -> dict[str, object]:
         return {"type": self.ext_type, "name": "unknown", "data": self.data.hex()}

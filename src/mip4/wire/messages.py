@@ -37,6 +37,8 @@ MOBILE_IP_PORT = 434  # RFC 5944 §1.8
 
 def decode_control_message(data: bytes) -> ControlMessage:
     """Decode one UDP 434 payload into its message class; raises the ``DecodeError`` family."""
+    if type(data) is not bytes:  # bytearray / memoryview from a socket: hashable copies
+        data = bytes(data)
     if not data:
         raise TruncatedError("empty UDP payload", field="type", offset=0)
     cls = _BY_TYPE.get(data[0])
