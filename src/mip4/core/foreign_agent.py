@@ -256,6 +256,16 @@ class ForeignAgent(Agent):
             upstream, via_gfa = self._validate(request, packet, regional)
         except Denied as denial:
             return self._refuse(request, packet, denial, now)
+        rec = self._records.get(request.home_address)
+        if (
+            rec is not None
+            and rec.visitor is not None
+            and rec.visitor.identification == request.identification
+        ):
+            # RFC 5944 §5.7: a new request's Identification MUST differ from the preceding
+            # one; this is the accepted registration itself, replayed. (The FA has no other
+            # replay state: RFC 4721 challenges are the protocol's answer to older replays.)
+            return [self._drop(DropReason.REPLAYED, "the accepted registration again", packet)]
         return self._relay_request(request, packet, upstream, via_gfa, regional, now)
 
     def _validate(

@@ -102,6 +102,7 @@ class GfaVisitor:
     regional_expires_at: float | None
     reverse_tunnel: bool
     mode: TunnelMode
+    identification: int = 0  # of the accepted home registration
 
     def to_dict(self, now: float) -> dict[str, object]:
         return {
@@ -174,6 +175,10 @@ class GatewayForeignAgent(Agent):
             )
             return [self._drop(reason, fa_sa, packet)]
         cfg = self.config
+        current = self._visitors.get(request.home_address)
+        if current is not None and current.identification == request.identification:
+            # RFC 5944 §5.7: the accepted registration itself, replayed (see ForeignAgent).
+            return [self._drop(DropReason.REPLAYED, "the accepted registration again", packet)]
         hfa = next((e for e in request.extensions if isinstance(e, HierarchicalForeignAgent)), None)
         fa = packet.source if hfa is None else hfa.address
         mode = requested_mode(request.flags)
@@ -291,6 +296,7 @@ class GatewayForeignAgent(Agent):
             regional_expires_at=expires,
             reverse_tunnel=pending.reverse_tunnel,
             mode=pending.mode,
+            identification=reply.identification,
         )
         self._visitors[home] = visitor
         out: list[Action] = [

@@ -1,0 +1,222 @@
+"""Issue 3 §5: every agent fed random and mutated datagrams never raises, never changes its
+bindings or visitor list, and counts each drop by reason (style guide §2.12).
+
+The agents run with every security association configured (MN-HA, MN-FA, FA-HA, FA-GFA,
+MN-GFA), so any change to a message breaks an authenticator. Two states are fuzzed: all
+registered, and registration pending (the HA's reply lost), which exposes the reply paths.
+Mutations never reproduce the original byte, so no input is the valid message itself.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+from functools import cache
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mip4.core.actions import Action, Dropped
+from mip4.core.packets import ReceivedPacket
+from mip4.wire.ip import PROTO_ICMP, PROTO_UDP
+from tests.core.topology import (
+    FA1_ADDR,
+    FA2_ADDR,
+    GFA_ADDR,
+    HA_ADDR,
+    HOME,
+    MN_GFA_KEY,
+    Net,
+    build,
+    fa_config,
+    gfa_config,
+    ha_config,
+    mn_config,
+    sa,
+    with_gfa_option,
+)
+
+MN_FA = sa(0x200, b"mn-fa-shared-key")
+FA_HA = sa(0x500, b"fa-ha-shared-key")
+MN_GFA = sa(0x400, MN_GFA_KEY)
+STATES = ("registered", "pending", "regional")
+NOW = 10.0
+
+
+def secured(state: str) -> Net:
+    """A network in ``state`` with every SA configured, at time NOW."""
+    mn_fa = {FA1_ADDR: MN_FA, FA2_ADDR: MN_FA}
+    fa_sas = {"mn_fa": {HOME: MN_FA}, "fa_ha": {HA_ADDR: FA_HA}}
+    if state == "regional":
+        net = build(
+            mn=mn_config(mn_fa=mn_fa, mn_gfa={GFA_ADDR: MN_GFA}),
+            fa1=with_gfa_option(1, **fa_sas),
+            fa2=with_gfa_option(2, **fa_sas),
+            ha=ha_config(fa_ha={FA1_ADDR: FA_HA, FA2_ADDR: FA_HA, GFA_ADDR: FA_HA}),
+            gfa=gfa_config(fa_ha={HA_ADDR: FA_HA}),
+        )
+        net.wire.run(3.0)
+        net.move_to("cell2")
+        net.wire.run(NOW)
+        return net
+    net = build(
+        mn=mn_config(mn_fa=mn_fa),
+        fa1=fa_config(1, **fa_sas),
+        fa2=fa_config(2, **fa_sas),
+        ha=ha_config(fa_ha={FA1_ADDR: FA_HA, FA2_ADDR: FA_HA}),
+    )
+    if state == "pending":
+        net.wire.lose = lambda sender, send: send.message == "registration_reply"
+        net.wire.run(0.5)
+        net.wire.lose = lambda sender, send: True  # freeze: nothing more is delivered
+        net.wire.run(NOW)
+    else:
+        net.wire.run(NOW)
+    return net
+
+
+@cache
+def corpus() -> tuple[tuple[str, str, ReceivedPacket], ...]:
+    """(state, receiver, packet) for every packet delivered in each state's run."""
+    out = []
+    for state in STATES:
+        for d in secured(state).wire.deliveries:
+            out.append((state, d.receiver, d.packet))
+    return tuple(out)
+
+
+def protected(agent: Any, now: float) -> object:
+    """The part of an agent's state that unauthenticated input must never change."""
+    snap = agent.snapshot(now)
+    return {k: snap.get(k) for k in ("bindings", "visitors", "registration")}
+
+
+def feed(agent: Any, packet: ReceivedPacket, now: float) -> list[Action]:
+    before_state = protected(agent, now)
+    before_drops = collections.Counter(agent.drops)
+    out = agent.receive(packet, now)  # must not raise
+    assert out, "network input is never silently ignored"
+    assert protected(agent, now) == before_state
+    dropped = collections.Counter(a.reason for a in out if isinstance(a, Dropped))
+    assert collections.Counter(agent.drops) - before_drops == dropped
+    return out
+
+
+def agents_of(net: Net) -> list[Any]:
+    return [a for a in (net.mn, net.fa1, net.fa2, net.ha, net.gfa) if a is not None]
+
+
+@cache
+def network(state: str) -> Net:
+    return secured(state)
+
+
+def packet_for(agent: Any, payload: bytes, protocol: int) -> ReceivedPacket:
+    return ReceivedPacket(
+        interface=getattr(agent.config, "access_interface", None)
+        or getattr(agent.config, "interface", None)
+        or agent.config.home_interface,
+        source=HOME if agent.role != "mobile-node" else FA1_ADDR,
+        destination=getattr(agent.config, "address", HOME),
+        protocol=protocol,
+        payload=payload,
+        ttl=255,
+        source_port=434,
+        destination_port=434,
+        link_source=b"\x02\x00\x00\x00\xa0\x01",
+    )
+
+
+@given(
+    state=st.sampled_from(STATES),
+    which=st.integers(0, 4),
+    protocol=st.sampled_from((PROTO_UDP, PROTO_ICMP)),
+    data=st.binary(max_size=96),
+)
+def test_random_datagrams_never_raise_nor_change_state(
+    state: str, which: int, protocol: int, data: bytes
+) -> None:
+    net = network(state)
+    agents = agents_of(net)
+    agent = agents[which % len(agents)]
+    feed(agent, packet_for(agent, data, protocol), NOW)
+
+
+@given(
+    state=st.sampled_from(STATES),
+    which=st.integers(0, 4),
+    first=st.sampled_from((1, 3, 16, 17, 18, 19, 9, 10)),
+    data=st.binary(min_size=7, max_size=120),
+)
+def test_random_bodies_behind_a_valid_type_byte(
+    state: str, which: int, first: int, data: bytes
+) -> None:
+    net = network(state)
+    agents = agents_of(net)
+    agent = agents[which % len(agents)]
+    protocol = PROTO_ICMP if first in (9, 10) else PROTO_UDP
+    feed(agent, packet_for(agent, bytes([first]) + data, protocol), NOW)
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> tuple[str, str, ReceivedPacket]:
+    state, receiver, packet = draw(st.sampled_from(corpus()))
+    payload = bytearray(packet.payload)
+    kind = draw(st.sampled_from(("flip", "flip", "flip", "truncate", "extend", "splice")))
+    if kind == "flip" or not payload:
+        for _ in range(draw(st.integers(1, 3))):
+            pos = draw(st.integers(0, max(0, len(payload) - 1)))
+            if payload:
+                payload[pos] ^= draw(st.integers(1, 255))  # never the original byte
+    elif kind == "truncate":
+        payload = payload[: draw(st.integers(0, len(payload) - 1))]
+    elif kind == "extend":
+        payload += draw(st.binary(min_size=1, max_size=24))
+    else:
+        pos = draw(st.integers(0, len(payload)))
+        payload[pos:pos] = draw(st.binary(min_size=1, max_size=8))
+    return state, receiver, dataclasses.replace(packet, payload=bytes(payload))
+
+
+@given(mutated())
+def test_mutated_real_datagrams_never_raise_nor_change_state(
+    case: tuple[str, str, ReceivedPacket],
+) -> None:
+    state, receiver, packet = case
+    net = network(state)
+    feed(net.wire.agents[receiver], packet, NOW)
+
+
+@given(mutated(), st.sampled_from(("mn", "fa1", "fa2", "ha", "gfa")))
+def test_mutated_datagrams_at_the_wrong_agent(
+    case: tuple[str, str, ReceivedPacket], receiver: str
+) -> None:
+    state, _, packet = case
+    net = network(state)
+    agent = net.wire.agents.get(receiver)
+    if agent is not None:
+        feed(agent, packet, NOW)
+
+
+def test_the_corpus_covers_every_message_and_state() -> None:
+    names = collections.Counter(
+        (state, d.message) for state in STATES for d in network(state).wire.deliveries
+    )
+    for message in ("registration_request", "registration_reply", "agent_advertisement"):
+        assert names[("registered", message)] > 0
+    assert names[("regional", "regional_registration_request")] > 0
+    assert names[("regional", "regional_registration_reply")] > 0
+    assert names[("pending", "registration_request")] > 0
+
+
+def test_replaying_every_valid_datagram_changes_nothing_protected() -> None:
+    """Replays of the exact datagrams seen (authentic but stale) are refused too: the HA's
+    and GFA's replay checks, the FA's and MN's pending-request matching."""
+    for state in STATES:
+        net = secured(state)
+        for _, receiver, packet in [c for c in corpus() if c[0] == state]:
+            agent = net.wire.agents[receiver]
+            if packet.protocol == PROTO_ICMP:
+                continue  # advertisements are unauthenticated by design (RFC 5944 §2)
+            feed(agent, packet, NOW)
