@@ -43,6 +43,7 @@ def request(
     care_of: IPv4Address = FA1_ADDR,
     extras: tuple[Any, ...] = (),
     mn_fa: Any = None,
+    identification: int = IDENT,
 ) -> bytes:
     message = RegistrationRequest(
         flags=flags,
@@ -50,7 +51,7 @@ def request(
         home_address=HOME,
         home_agent=home_agent,
         care_of_address=care_of,
-        identification=IDENT,
+        identification=identification,
     )
     sealed = seal_with(message, MobileHomeAuthentication, MN_HA)
     if extras:
@@ -312,13 +313,16 @@ def test_ha_denial_keeps_the_existing_visitor_entry() -> None:
     agent.receive(ReceivedPacket(payload=ok.encode(), **wired), 1.1)  # type: ignore[arg-type]
     before = agent.visitor(HOME)
     assert before is not None
-    agent.receive(from_mn(request()), 2.0)
+    # The accepted request itself, again, is a replay (RFC 5944 §5.7): dropped, unrelayed.
+    again = agent.receive(from_mn(request()), 1.5)
+    assert [a.reason for a in again if isinstance(a, Dropped)] == [DropReason.REPLAYED]
+    agent.receive(from_mn(request(identification=IDENT + 1)), 2.0)
     denied = RegistrationReply(
         code=ReplyCode.HA_ADMINISTRATIVELY_PROHIBITED,
         lifetime=0,
         home_address=HOME,
         home_agent=HA_ADDR,
-        identification=IDENT,
+        identification=IDENT + 1,
     )
     out = agent.receive(ReceivedPacket(payload=denied.encode(), **wired), 2.1)  # type: ignore[arg-type]
     assert reply_code(out) == ReplyCode.HA_ADMINISTRATIVELY_PROHIBITED
