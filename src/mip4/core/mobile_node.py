@@ -116,6 +116,11 @@ _TRANSIENT = frozenset(
 )
 
 
+_F = MobilityAgentFlags.F.value
+_H = MobilityAgentFlags.H.value
+_I = MobilityAgentFlags.I.value
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HeardAgent:
     """What the MN knows of one agent from its last advertisement (RFC 5944 §2.4)."""
@@ -125,26 +130,26 @@ class HeardAgent:
     interface: str
     sequence: int
     registration_lifetime: int
-    flags: MobilityAgentFlags
+    flags: int  # the MAAE flags word (MobilityAgentFlags values), kept as a plain int
     care_of_addresses: tuple[IPv4Address, ...]
     heard_at: float
     expires_at: float
 
     @property
     def is_foreign_agent(self) -> bool:
-        return bool(self.flags & MobilityAgentFlags.F)
+        return bool(self.flags & _F)
 
     @property
     def is_home_agent(self) -> bool:
-        return bool(self.flags & MobilityAgentFlags.H)
+        return bool(self.flags & _H)
 
     def offers(self, flag: MobilityAgentFlags) -> bool:
-        return bool(self.flags & flag)
+        return bool(self.flags & flag.value)
 
     @property
     def gfa(self) -> IPv4Address | None:
         """The advertised GFA (RFC 4857 §4.3: I set, last of several CoAs)."""
-        if self.flags & MobilityAgentFlags.I and len(self.care_of_addresses) >= 2:
+        if self.flags & _I and len(self.care_of_addresses) >= 2:
             return self.care_of_addresses[-1]
         return None
 
@@ -302,7 +307,7 @@ class MobileNode(Agent):
             interface=packet.interface,
             sequence=maae.sequence_number,
             registration_lifetime=maae.registration_lifetime,
-            flags=maae.flags,
+            flags=maae.flags.value,
             care_of_addresses=maae.care_of_addresses,
             heard_at=now,
             expires_at=now + message.lifetime,
@@ -836,9 +841,7 @@ class MobileNode(Agent):
         fields: dict[str, object] = {"code": code, "code_name": ReplyCode.name_of(code)}
         out: list[Action] = [Notify(event="registration-denied", fields=fields)]
         agent = pending.agent
-        if code == ReplyCode.HA_IDENTIFICATION_MISMATCH or (
-            pending.kind == REGIONAL and code == ReplyCode.HA_IDENTIFICATION_MISMATCH
-        ):
+        if code == ReplyCode.HA_IDENTIFICATION_MISMATCH:
             # §3.6.2.3, §5.7: resynchronise from the (authenticated) reply, then retry.
             if pending.kind == REGIONAL and pending.gfa is not None:
                 self._gfa_source(pending.gfa).resynchronise(reply.identification, now)
