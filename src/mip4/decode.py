@@ -24,7 +24,7 @@ from typing import Any, Protocol, TextIO
 
 from mip4.errors import LocalUsageError, Mip4Error
 from mip4.pcap import CaptureError, read_capture
-from mip4.wire.errors import DecodeError, UnknownMessageType
+from mip4.wire.errors import DecodeError, LengthError, UnknownMessageType
 from mip4.wire.esp import (
     NEXT_HEADER_IPV4,
     NEXT_HEADER_NO_NEXT,
@@ -268,13 +268,7 @@ class PacketDecoder:
         if header.flags_fragment & (FLAG_MF | 0x1FFF):
             return [Skipped(ctx.frame, "IPv4 fragment (not reassembled)")]
         if header.total_length > len(data):
-            return [
-                Malformed(
-                    ctx.frame,
-                    what,
-                    _length_error(header.total_length, len(data)),
-                )
-            ]
+            return [Malformed(ctx.frame, what, _length_error(header.total_length, len(data)))]
         payload = data[header.header_length : header.total_length]
         results: list[Result]
         if header.protocol == PROTO_UDP:
@@ -439,8 +433,6 @@ class PacketDecoder:
 
 
 def _length_error(total: int, present: int) -> DecodeError:
-    from mip4.wire.errors import LengthError
-
     return LengthError(
         f"total length {total} exceeds the {present} bytes captured",
         field="ipv4.total_length",

@@ -2,8 +2,9 @@
 
 :func:`sample_frames` builds a deterministic, realistic capture of a low-latency handoff
 network (addresses only from the benchmarking range 198.18.0.0/15, RFC 2544 / RFC 5735):
-every packet has correct IPv4, UDP and ICMP checksums and real authenticators under the
-fixed demo keys below (SPIs above the reserved 0-255, RFC 5944 §1.6). ``make demo`` writes
+every packet has correct IPv4, UDP, ICMP and tunnel checksums and real authenticators
+(HMAC-MD5 for Mobile IP, an HMAC-SHA1-96 ESP ICV) under the fixed demo keys below (SPIs
+above the reserved 0-255, RFC 5944 §1.6, RFC 4303 §2.1). ``make demo`` writes
 them with :func:`write_sample_pcap` and decodes the result with ``mip4 decode``; the tests
 of the decoder, the tshark cross-checks and the Lua dissector read the same frames.
 
