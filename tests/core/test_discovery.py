@@ -330,3 +330,11 @@ def test_ha_address_is_not_a_foreign_agent() -> None:
     net = build(ha=ha_config(advertisement=AdvertisementConfig()))
     net.wire.run(0.5)
     assert HA_ADDR not in [a.fields.get("agent") for a in net.wire.events("mn", "agent-selected")]
+
+
+def test_power_on_with_standard_solicit_sends_one_solicitation() -> None:
+    mn = MobileNode(mn_config(solicit_on_link_up=True), random=random.Random(1))
+    out = mn.start(0.0) + mn.l2_trigger(LinkUp(interface="radio0"), 0.0)
+    assert [a.message for a in out if isinstance(a, SendPacket)] == ["agent_solicitation"]
+    later = mn.l2_trigger(LinkUp(interface="radio0"), 0.5)
+    assert [a.message for a in later if isinstance(a, SendPacket)] == ["agent_solicitation"]

@@ -235,6 +235,7 @@ class MobileNode(Agent):
             jitter=config.solicitation_jitter,
         )
         self._soliciting = False
+        self._last_solicitation: float | None = None
         self._control_handlers[RegistrationReply] = self._on_reply
         self._control_handlers[RegionalRegistrationReply] = self._on_reply
         self._icmp_handlers[AgentAdvertisement] = self._on_advertisement
@@ -412,13 +413,14 @@ class MobileNode(Agent):
         """Send one solicitation (if the link is up) and arm the next (RFC 5944 §2.4)."""
         out: list[Action] = []
         if self._link_up:
-            out.append(self._solicitation_packet())
+            out.append(self._solicitation_packet(now))
         delay = self._solicitations.next_interval(self._random)
         out.append(self._start_timer((SOLICIT_TIMER,), now + delay))
         return out
 
-    def _solicitation_packet(self) -> SendPacket:
+    def _solicitation_packet(self, now: float) -> SendPacket:
         cfg = self.config
+        self._last_solicitation = now
         return SendPacket(
             interface=cfg.interface,
             source=cfg.home_address,
@@ -446,11 +448,12 @@ class MobileNode(Agent):
             return [self._drop(DropReason.BAD_TRIGGER, f"unknown interface {trigger.interface}")]
         self._link_up = True
         out: list[Action] = [Notify(event="link-up", fields={})]
-        if self.config.solicit_on_link_up:
+        if self.config.solicit_on_link_up and self._last_solicitation != now:
             # Method standard-solicit: an L2-LU is a positive sign of movement, so the
-            # solicitation rate may revert to its maximum (RFC 5944 §2.4).
+            # solicitation rate may revert to its maximum (RFC 5944 §2.4). (Not twice at
+            # the same instant, e.g. at power-on right after start().)
             self._solicitations.reset()
-            out.append(self._solicitation_packet())
+            out.append(self._solicitation_packet(now))
             if self._soliciting:
                 out.append(
                     self._start_timer(
