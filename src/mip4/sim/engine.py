@@ -11,6 +11,7 @@ core contract"); deadlines are absolute values on the same clock.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from heapq import heappop, heappush
 from typing import Any
@@ -21,20 +22,22 @@ Callback = Callable[..., None]
 class Engine:
     """A virtual clock and a heap of pending events."""
 
-    __slots__ = ("_queue", "_seq", "events", "now")
+    __slots__ = ("_queue", "counter", "events", "now", "queue")
 
     def __init__(self) -> None:
         self.now: float = 0.0
         self.events: int = 0  # events executed so far
-        self._queue: list[tuple[float, int, Callback, tuple[Any, ...]]] = []
-        self._seq = 0
+        self.queue: list[tuple[float, int, Callback, tuple[Any, ...]]] = []
+        self._queue = self.queue
+        # Hot paths push ``(time, next(engine.counter), callback, args)`` onto ``queue``
+        # themselves (with ``time >= now``), saving a call per event.
+        self.counter = itertools.count()
 
     def at(self, time: float, callback: Callback, *args: Any) -> None:
         """Run ``callback(*args)`` at virtual ``time`` (never before :attr:`now`)."""
         if time < self.now:
             time = self.now
-        heappush(self._queue, (time, self._seq, callback, args))
-        self._seq += 1
+        heappush(self._queue, (time, next(self.counter), callback, args))
 
     def after(self, delay: float, callback: Callback, *args: Any) -> None:
         """Run ``callback(*args)`` ``delay`` seconds from now."""

@@ -31,6 +31,7 @@ import heapq
 import random
 from collections import Counter
 from collections.abc import Iterable
+from heapq import heappush
 from ipaddress import IPv4Address
 from typing import Any, Protocol
 
@@ -196,7 +197,10 @@ class Link:
         arrive = depart + self.delay
         if self.jitter:
             arrive += self.rng.uniform(0.0, self.jitter)
-        engine.at(arrive, self.destination.receive_wired, packet, meta, self)
+        heappush(
+            engine.queue,
+            (arrive, next(engine.counter), self.destination.receive_wired, (packet, meta, self)),
+        )
 
 
 class Cell:
@@ -535,15 +539,14 @@ class AgentNode(WiredNode, AgentHost):
             if cell.loss and cell.rng.random() < cell.loss:
                 net.drop(self, "air-loss", packet, meta)
                 continue
-            engine.at(
-                arrive,
-                station.receive_air,
-                packet,
-                meta,
-                self.mac,
-                link_destination,
-                cell,
-                station.epoch,
+            heappush(
+                engine.queue,
+                (
+                    arrive,
+                    next(engine.counter),
+                    station.receive_air,
+                    (packet, meta, self.mac, link_destination, cell, station.epoch),
+                ),
             )
 
     def receive_air(
@@ -629,15 +632,15 @@ class MobileNodeHost(Node, AgentHost):
         if cell.loss and cell.rng.random() < cell.loss:
             net.drop(self, "air-loss", packet, meta)
             return
-        net.engine.at(
-            net.engine.now + cell.delay,
-            cell.fa.receive_air,
-            packet,
-            meta,
-            self.mac,
-            link_destination,
-            self,
-            self.epoch,
+        engine = net.engine
+        heappush(
+            engine.queue,
+            (
+                engine.now + cell.delay,
+                next(engine.counter),
+                cell.fa.receive_air,
+                (packet, meta, self.mac, link_destination, self, self.epoch),
+            ),
         )
 
     def receive_air(

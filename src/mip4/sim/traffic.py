@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from heapq import heappush
 from ipaddress import IPv4Address
 
 from mip4.sim.dataplane import ipv4_header
@@ -121,7 +122,7 @@ class Flow:
         self.seq = seq + 1
         nxt = self.first + self.seq * self.interval
         if nxt < self.stop:
-            engine.at(nxt, self.tick)
+            heappush(engine.queue, (nxt, next(engine.counter), self.tick, ()))
 
 
 class Traffic:
