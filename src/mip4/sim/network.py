@@ -30,7 +30,7 @@ import dataclasses
 import heapq
 import random
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from heapq import heappush
 from ipaddress import IPv4Address
 from typing import Any, Protocol
@@ -495,6 +495,10 @@ class AgentNode(WiredNode, AgentHost):
 
     def send_control(self, action: SendPacket) -> None:
         packet = action.ip_packet()
+        if self.net.loss_rules and self.net.injected_loss(self, action):
+            self.trace_send(action, packet, "air" if action.interface == AIR else "wired")
+            self.net.drop(self, "injected-loss", packet, action.message)
+            return
         if action.interface == AIR and self.cell is not None:
             self.trace_send(action, packet, "air")
             self.air_send(packet, action.message, action.link_destination)
@@ -673,6 +677,9 @@ class MobileNodeHost(Node, AgentHost):
     def send_control(self, action: SendPacket) -> None:
         packet = action.ip_packet()
         self.trace_send(action, packet, "air")
+        if self.net.loss_rules and self.net.injected_loss(self, action):
+            self.net.drop(self, "injected-loss", packet, action.message)
+            return
         self.air_send(packet, action.message, action.link_destination)
 
     def send_data(self, packet: bytes) -> None:
@@ -708,7 +715,12 @@ class Network:
         self.drops: Counter[tuple[str, str]] = Counter()  # (node, reason) from the driver
         self.agent_drops: Counter[tuple[str, str]] = Counter()  # (node, reason) from agents
         self.signalling: dict[str, list[int]] = {"air": [0, 0], "wired": [0, 0]}
+        # failure injection: a rule returning True loses that control message (tests)
+        self.loss_rules: list[Callable[[Node, SendPacket], bool]] = []
         self._token = 0
+
+    def injected_loss(self, node: Node, action: SendPacket) -> bool:
+        return any(rule(node, action) for rule in self.loss_rules)
 
     def next_token(self) -> int:
         self._token += 1
