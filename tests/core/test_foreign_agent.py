@@ -339,3 +339,26 @@ def test_broadcast_reply_destination_when_home_address_is_zero() -> None:
     (send,) = [a for a in denial if isinstance(a, SendPacket)]
     assert send.destination == LIMITED_BROADCAST
     assert any(isinstance(a, SendPacket) and a.destination == HA_ADDR for a in out)
+
+
+@pytest.mark.parametrize(("icmp_code", "reply"), [(0, 80), (1, 81), (3, 82), (13, 88)])
+def test_icmp_unreachable_for_a_relayed_request_gives_80_to_88(icmp_code: int, reply: int) -> None:
+    from mip4.wire.icmp import DestinationUnreachable
+
+    agent = fa()
+    out = agent.receive(from_mn(request()), 1.0)
+    (relayed,) = [a for a in out if isinstance(a, SendPacket)]
+    error = DestinationUnreachable.about(relayed.ip_packet(), icmp_code, data_bytes=16)
+    icmp = ReceivedPacket(
+        interface="wired0",
+        source=IPv4Address("203.0.113.1"),
+        destination=FA1_ADDR,
+        protocol=1,
+        payload=error.encode(),
+    )
+    answer = agent.receive(icmp, 1.2)
+    assert reply_code(answer) == reply
+    assert_nothing_pending(agent)
+    # a second error for the same (now gone) request is dropped and counted
+    again = agent.receive(icmp, 1.3)
+    assert [a.reason for a in again if isinstance(a, Dropped)] == [DropReason.NO_PENDING_REQUEST]

@@ -503,3 +503,34 @@ def test_fa_rejects_a_reply_with_a_bad_fa_ha_authenticator_with_68() -> None:
     assert ReplyCode.FA_HA_FAILED_AUTHENTICATION in codes
     assert net.fa1.visitor(HOME) is None
     assert net.fa1.drops[DropReason.BAD_AUTHENTICATOR] >= 1
+
+
+def test_request_to_the_home_subnet_broadcast_gets_136_with_the_ha_address() -> None:
+    net = build()
+    key = net.mn.config.mn_ha
+    request = RegistrationRequest(
+        lifetime=100,
+        home_address=HOME,
+        home_agent=IPv4Address("198.18.0.255"),
+        care_of_address=FA1_ADDR,
+        identification=(NTP_UNIX_OFFSET + 1) << 32,
+    )
+    from mip4.core.registration import seal_with
+
+    out = net.wire.deliver(
+        "ha",
+        ReceivedPacket(
+            interface="home0",
+            source=FA1_ADDR,
+            destination=IPv4Address("198.18.0.255"),
+            protocol=17,
+            payload=seal_with(request, MobileHomeAuthentication, key).encode(),
+            source_port=434,
+            destination_port=434,
+        ),
+    )
+    (send,) = [a for a in out if isinstance(a, SendPacket)]
+    reply = RegistrationReply.decode(send.payload)
+    # RFC 5944 §3.8.2.1, §3.8.3.1: 136, the HA's unicast address in the field and as source.
+    assert (reply.code, reply.home_agent, send.source) == (136, HA_ADDR, HA_ADDR)
+    assert net.ha.bindings(HOME) == ()

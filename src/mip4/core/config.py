@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from mip4.core.actions import TunnelMode
@@ -156,11 +156,14 @@ class HomeAgentConfig:
     §3.8.1: MUST be configured); its ``replay`` field selects timestamps or nonces (§5.7).
     ``fa_ha`` maps a foreign agent's (or GFA's) address, the IP source of relayed requests,
     to an FA-HA association (§3.5.4). ``advertisement`` makes the HA advertise with the H bit
-    on ``home_interface`` (RFC 5944 §2.3); None keeps it silent.
+    on ``home_interface`` (RFC 5944 §2.3); None keeps it silent. ``home_prefix_length``
+    (RFC 5944 §3.8.1: the HA MUST know its home network's prefix size) gives the
+    subnet-directed broadcast address, to which requests are refused with 136.
     """
 
     name: str
     address: IPv4Address
+    home_prefix_length: int = 24
     home_interface: str = "home0"
     mac: bytes | None = None
     mn_ha: Mapping[IPv4Address, SecurityAssociation] = field(default_factory=_empty_sas)
@@ -175,11 +178,20 @@ class HomeAgentConfig:
     clock_offset: float = 0.0
     advertisement: AdvertisementConfig | None = None
 
+    @property
+    def home_broadcast(self) -> IPv4Address:
+        """The home network's subnet-directed broadcast address."""
+        return IPv4Network(
+            f"{self.address}/{self.home_prefix_length}", strict=False
+        ).broadcast_address
+
     def __post_init__(self) -> None:
         _check_bool(self)
         _check_name(self, "name")
         _check_name(self, "home_interface")
         _check_address(self, "address")
+        if not isinstance(self.home_prefix_length, int) or not 0 <= self.home_prefix_length <= 32:
+            raise _fail(self, "home_prefix_length", "must be an int in 0..32 (RFC 5944 §3.8.1)")
         _check_mac(self, "mac", optional=True)
         _check_sas(self, "mn_ha")
         _check_sas(self, "fa_ha")

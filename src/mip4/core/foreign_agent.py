@@ -30,7 +30,8 @@ the MN and nothing changes), and relayed with MN-FA authentication when shared (
 Success installs the visitor entry (:class:`SetVisitor`, :class:`SetUplink` with the
 reverse tunnel of RFC 3024 when granted) with the lifetime starting now; a successful
 deregistration removes it; a denial leaves it untouched. A pending entry unanswered after
-``pending_timeout`` is deleted with code 78 to the MN (§3.7.1); a visitor entry expires
+``pending_timeout`` is deleted with code 78 to the MN (§3.7.1), one answered by an ICMP
+Destination Unreachable with a code in 80-88 (§3.7.3); a visitor entry expires
 with :class:`RemoveVisitor` (which also ends its uplink forwarding). The FA never originates
 requests, nor replies other than denials (§3.7).
 """
@@ -80,7 +81,7 @@ from mip4.core.registration import (
 from mip4.core.replay import low32
 from mip4.core.security import RandomSource
 from mip4.core.triggers import LinkDown, LinkUp, SourceTrigger, TargetTrigger
-from mip4.wire.errors import ReservedValueError
+from mip4.wire.errors import DecodeError, ReservedValueError
 from mip4.wire.extensions import (
     EncapsulatingDeliveryStyle,
     ForeignHomeAuthentication,
@@ -89,7 +90,13 @@ from mip4.wire.extensions import (
     HierarchicalForeignAgent,
     MobileForeignAuthentication,
 )
-from mip4.wire.icmp import AgentAdvertisement, AgentSolicitation, MobilityAgentFlags
+from mip4.wire.icmp import (
+    AgentAdvertisement,
+    AgentSolicitation,
+    DestinationUnreachable,
+    MobilityAgentFlags,
+    UnreachableCode,
+)
 from mip4.wire.ip import PROTO_UDP
 from mip4.wire.messages import MOBILE_IP_PORT
 from mip4.wire.registration import (
@@ -105,7 +112,13 @@ PENDING_TIMER = "pending"
 VISITOR_TIMER = "visitor"
 REQUIRED_TTL = 255  # RFC 3024 §4.1.1, §4.2.1: requests with the T bit MUST arrive with TTL 255
 ALL_ONES = IPv4Address("255.255.255.255")
-_DENIAL_MEMORY = 4096  # prune the per-MN denial clock beyond this many entries
+_DENIAL_MEMORY = 4096
+# RFC 5944 §3.7.3: ICMP errors while relaying -> "home agent unreachable" codes 80-95.
+_UNREACHABLE_CODES: dict[int, ReplyCode] = {
+    UnreachableCode.NET_UNREACHABLE: ReplyCode.FA_HOME_NETWORK_UNREACHABLE,
+    UnreachableCode.HOST_UNREACHABLE: ReplyCode.FA_HA_HOST_UNREACHABLE,
+    UnreachableCode.PORT_UNREACHABLE: ReplyCode.FA_HA_PORT_UNREACHABLE,
+}  # prune the per-MN denial clock beyond this many entries
 
 
 @dataclass(slots=True)
@@ -166,6 +179,7 @@ class ForeignAgent(Agent):
         self._control_handlers[RegionalRegistrationReply] = self._on_reply
         self._icmp_handlers[AgentSolicitation] = self._on_solicitation
         self._icmp_handlers[AgentAdvertisement] = self._on_advertisement
+        self._icmp_handlers[DestinationUnreachable] = self._on_unreachable
         self._timer_handlers[ADVERTISE_TIMER] = self._on_advertise_timer
         self._timer_handlers[PENDING_TIMER] = self._on_pending_timeout
         self._timer_handlers[VISITOR_TIMER] = self._on_visitor_expired
@@ -675,6 +689,64 @@ class ForeignAgent(Agent):
     def _forget_if_empty(self, rec: VisitorRecord) -> None:
         if rec.empty:
             self._records.pop(rec.home_address, None)
+
+    # ------------------------------------------------------------------ ICMP errors
+
+    def _on_unreachable(
+        self, message: DestinationUnreachable, packet: ReceivedPacket, now: float
+    ) -> list[Action]:
+        """RFC 5944 §3.7.3: an ICMP error instead of a reply -> a code in 80-95 to the MN.
+
+        The quoted datagram names the pending request: its destination is where the FA
+        relayed it and, when the quote reaches that far, its Home Address field (UDP
+        payload offset 4) names the MN; otherwise the only request pending towards that
+        destination is taken. The pending entry is deleted (the request failed).
+        """
+        try:
+            quoted = message.original_header()
+        except DecodeError as exc:
+            return [self._drop(DropReason.MALFORMED, str(exc), packet)]
+        body = message.original_datagram[quoted.header_length :]
+        candidates = [
+            rec
+            for rec in self._records.values()
+            if rec.pending is not None
+            and rec.pending.upstream == quoted.destination
+            and quoted.source == self.config.address
+        ]
+        if quoted.protocol == PROTO_UDP and len(body) >= 16:
+            home = IPv4Address(body[12:16])  # UDP header (8) + Home Address at offset 4
+            candidates = [rec for rec in candidates if rec.home_address == home]
+        if len(candidates) != 1:
+            return [self._drop(DropReason.NO_PENDING_REQUEST, "ICMP error for no request", packet)]
+        rec = candidates[0]
+        pending = rec.pending
+        assert pending is not None
+        code = _UNREACHABLE_CODES.get(message.code, ReplyCode.FA_HA_UNREACHABLE)
+        rec.pending = None
+        self._forget_if_empty(rec)
+        reply = reply_to(_request_of(pending), code)
+        return [
+            *self._cancel_timer((PENDING_TIMER, pending.home_address)),
+            Notify(
+                event="registration-denied",
+                fields={
+                    "home_address": str(pending.home_address),
+                    "code": int(code),
+                    "reason": f"ICMP unreachable code {message.code}",
+                },
+            ),
+            *self._send_to_mn(
+                reply,
+                key=pending.home_address,
+                ip_destination=pending.ip_destination,
+                source_port=pending.source_port,
+                link_address=pending.link_address,
+                interface=pending.interface,
+                now=now,
+                rate_limited=True,
+            ),
+        ]
 
     # ------------------------------------------------------------------ timers
 

@@ -277,7 +277,8 @@ class HomeAgent(Agent):
         cfg = self.config
         # §3.8.2.1: requests to a broadcast address MUST be denied with 136; §3.8.3.2: so
         # must a Home Agent field that is not this HA's unicast address.
-        if packet.destination == LIMITED_BROADCAST or request.home_agent != cfg.address:
+        broadcast = packet.destination in (LIMITED_BROADCAST, cfg.home_broadcast)
+        if broadcast or request.home_agent != cfg.address:
             raise Denied(ReplyCode.HA_UNKNOWN_HA_ADDRESS, "not this HA's unicast address")
         mode = requested_mode(request.flags)
         if mode is None or mode not in cfg.encapsulations:
@@ -406,7 +407,7 @@ class HomeAgent(Agent):
         if fa_sa is not None and packet.source != reply.home_address:
             sealed = seal_with(sealed, ForeignHomeAuthentication, fa_sa)
         source = packet.destination
-        if source.is_multicast or source == LIMITED_BROADCAST:
+        if source.is_multicast or source in (LIMITED_BROADCAST, self.config.home_broadcast):
             source = self.config.address  # §3.8.3.1: unicast address for broadcast requests
         at_home = packet.source == reply.home_address
         return SendPacket(
