@@ -110,3 +110,19 @@ def test_replayed_request_gets_code_133_and_changes_nothing() -> None:
     assert before and not [r for r in after if r.time < 5.0]  # the replay changed nothing
     replies = [r for r in sent(sink.records, "HA", "reply") if r.time >= replay_at]
     assert replies and replies[0].fields.get("code") == 133  # RFC 5944 §3.8.3.1
+
+
+def test_regional_registration_through_a_gfa_carries_the_call() -> None:
+    sink = ListSink()
+    w = world(sink, overrides=("topology.gfa=true",))
+    result = w.run()
+    gfa_bindings = [
+        r for r in sink.records if r.node == "GFA" and r.message == "SetMobilityBinding"
+    ]
+    assert gfa_bindings  # the GFA re-tunnels the HA's packets to the FA (RFC 4857)
+    ha_bindings = [r for r in sink.records if r.node == "HA" and r.message == "SetMobilityBinding"]
+    assert {tuple(r.fields["care_of_addresses"]) for r in ha_bindings} == {("198.18.4.1",)}  # type: ignore[arg-type]
+    summary = result["summary"]
+    assert summary["handoffs"] == 2  # type: ignore[index]
+    assert summary["delivered"] > 0.85 * summary["sent"]  # type: ignore[index,operator]
+    assert all(h["l3_extra_ms"] is not None for h in result["handoffs"])  # type: ignore[attr-defined]

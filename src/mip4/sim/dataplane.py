@@ -22,8 +22,11 @@ holds the state the actions install:
 
 The MN's ``SetDefaultRouter`` lives in :class:`MobileDataPlane`.
 
-Downlink precedence for a packet whose inner destination is a home address: buffer, then
-forward tunnel, then visitor delivery. IP-in-IP, the default, takes a fast path whose bytes
+Out of a tunnel, a packet goes (in this order) to the downlink state of its destination
+(buffer, then forward tunnel, then visitor delivery), to a binding for its destination
+(a GFA re-tunnels to the FA), to the uplink state of its source (BET reverse end, GFA uplink
+leg), or through the RFC 3024 reverse-tunnel check of a binding for its source (HA).
+IP-in-IP, the default, takes a fast path whose bytes
 equal :func:`mip4.wire.tunnel.encapsulate_ip_in_ip` (a test checks it); minimal encapsulation
 and GRE go through :mod:`mip4.wire.tunnel`.
 """
@@ -336,7 +339,14 @@ class RouterDataPlane:
         ):
             self.downlink(inner, meta)
             return
+        if destination in self.bindings:
+            # a GFA's downlink leg (RFC 4857: the HA tunnels to the GFA, the GFA to the FA)
+            self.intercept(inner, meta)
+            return
         source = inner[12:16]
+        if source in self.uplinks:  # BET reverse end, or a GFA's uplink leg to the HA
+            self.uplink(inner, meta)
+            return
         binding = self.bindings.get(source)
         if binding is not None:
             # RFC 3024 §4.2.2: the outer source must be a current care-of address.
@@ -344,15 +354,10 @@ class RouterDataPlane:
                 routed = decrement_ttl(inner)
                 if routed is None:
                     self.host.dataplane_drop("ttl-exceeded", inner, meta)
-                elif routed[16:20] in self.bindings:
-                    self.intercept(routed, meta)
                 else:
                     self.host.route(routed, meta)
             else:
                 self.host.dataplane_drop("reverse-tunnel-check", outer, meta)
-            return
-        if source in self.uplinks:
-            self.uplink(inner, meta)
             return
         # RFC 5944 §4.2.2: nothing for this home address here (no visitor, no tunnel).
         self.host.dataplane_drop("not-a-visitor", inner, meta)

@@ -120,6 +120,7 @@ class Radio:
 
     def link_up(self, mn: MobileNodeHost, new: Cell, old: Cell | None) -> None:
         fields = self._fields(mn, old, new)
-        mn.attach(new)
+        if mn.cell is not new:
+            mn.attach(new)
         mn.l2_trigger(LinkUp(interface=AIR, fa=fa_identifier(new)), fields)
         new.fa.l2_trigger(LinkUp(interface=AIR, mn=mn_identifier(mn)), fields)
