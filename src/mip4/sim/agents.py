@@ -10,7 +10,6 @@ associations when the scenario has a GFA (RFC 4857 §11), and the method's optio
 from __future__ import annotations
 
 import hashlib
-import importlib
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
@@ -108,8 +107,9 @@ def make_agent(node: NodePlan, world: WorldPlan, random: RandomSource) -> Agent:
             random=random,
         )
     if node.role == "GFA":
-        gateway = importlib.import_module("mip4.core.gateway_foreign_agent")
-        agent: Agent = gateway.GatewayForeignAgent(
+        from mip4.core.gateway_foreign_agent import GatewayForeignAgent
+
+        return GatewayForeignAgent(
             GatewayForeignAgentConfig(
                 name=node.name,
                 address=node.address,
@@ -123,7 +123,6 @@ def make_agent(node: NodePlan, world: WorldPlan, random: RandomSource) -> Agent:
             ),
             random=random,
         )
-        return agent
     if node.role == "MN":
         from mip4.core.mobile_node import MobileNode
 
