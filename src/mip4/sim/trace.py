@@ -38,16 +38,16 @@ KINDS = ("packet", "data", "l2", "timer", "dataplane", "drop", "notify")
 
 def jsonable(value: object) -> object:
     """``value`` as plain JSON data: addresses as strings, bytes as hex, enums by value."""
+    if isinstance(value, enum.IntEnum):
+        return value.name.lower()
+    if isinstance(value, enum.Enum):
+        return jsonable(value.value)
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, IPv4Address):
         return str(value)
     if isinstance(value, bytes | bytearray):
         return bytes(value).hex()
-    if isinstance(value, enum.IntEnum):
-        return value.name.lower()
-    if isinstance(value, enum.Enum):
-        return jsonable(value.value)
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
