@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from pathlib import Path
+
+import dpkt
+import pytest
 
 from mip4.core.actions import SendPacket
 from mip4.core.mobile_node import MobileNode
@@ -126,3 +130,21 @@ def test_regional_registration_through_a_gfa_carries_the_call() -> None:
     assert summary["handoffs"] == 2  # type: ignore[index]
     assert summary["delivered"] > 0.85 * summary["sent"]  # type: ignore[index,operator]
     assert all(h["l3_extra_ms"] is not None for h in result["handoffs"])  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("encapsulation", "protocol"), [("minimal", 55), ("gre", 47)])
+def test_negotiated_encapsulation_carries_the_call(
+    encapsulation: str, protocol: int, tmp_path: Path
+) -> None:
+    sink = ListSink()
+    w = World(
+        load_scenario("corridor", [f"protocol.encapsulation={encapsulation}"]),
+        "standard",
+        sinks=[sink],
+        pcap_dir=tmp_path,
+    )
+    result = w.run()
+    assert result["summary"]["delivered"] > 0.85 * result["summary"]["sent"]  # type: ignore[index,operator]
+    with open(tmp_path / "FA2-wired.pcap", "rb") as stream:
+        seen = {dpkt.ethernet.Ethernet(frame).data.p for _, frame in dpkt.pcap.Reader(stream)}
+    assert protocol in seen  # both directions tunnelled with the negotiated encapsulation
