@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from mip4.core.actions import Action, Dropped
 from mip4.core.packets import ReceivedPacket
-from mip4.wire.ip import PROTO_ICMP, PROTO_UDP
+from mip4.wire.ip import PROTO_ICMP, PROTO_UDP, build_ipv4
 from tests.core.topology import (
     FA1_ADDR,
     FA2_ADDR,
@@ -146,7 +146,7 @@ def test_random_datagrams_never_raise_nor_change_state(
 @given(
     state=st.sampled_from(STATES),
     which=st.integers(0, 4),
-    first=st.sampled_from((1, 3, 16, 17, 18, 19, 9, 10)),
+    first=st.sampled_from((1, 3, 16, 17, 18, 19, 9, 10, 103)),
     data=st.binary(min_size=7, max_size=120),
 )
 def test_random_bodies_behind_a_valid_type_byte(
@@ -155,7 +155,8 @@ def test_random_bodies_behind_a_valid_type_byte(
     net = network(state)
     agents = agents_of(net)
     agent = agents[which % len(agents)]
-    protocol = PROTO_ICMP if first in (9, 10) else PROTO_UDP
+    protocol = PROTO_ICMP if first in (9, 10, 103) else PROTO_UDP
+    first = 3 if first == 103 else first  # 103: an ICMP Destination Unreachable
     feed(agent, packet_for(agent, bytes([first]) + data, protocol), NOW)
 
 
@@ -220,3 +221,24 @@ def test_replaying_every_valid_datagram_changes_nothing_protected() -> None:
             if packet.protocol == PROTO_ICMP:
                 continue  # advertisements are unauthenticated by design (RFC 5944 §2)
             feed(agent, packet, NOW)
+
+
+@given(
+    state=st.sampled_from(STATES),
+    which=st.integers(0, 4),
+    code=st.integers(0, 255),
+    quoted=st.one_of(
+        st.binary(max_size=60),
+        st.sampled_from([c[2] for c in corpus() if c[2].protocol == PROTO_UDP]).map(
+            lambda p: build_ipv4(p.source, p.destination, PROTO_UDP, p.payload)[:48]
+        ),
+    ),
+)
+def test_icmp_errors_with_valid_checksums(state: str, which: int, code: int, quoted: bytes) -> None:
+    from mip4.wire.icmp import DestinationUnreachable
+
+    net = network(state)
+    agents = agents_of(net)
+    agent = agents[which % len(agents)]
+    payload = DestinationUnreachable(code=code, original_datagram=quoted).encode()
+    feed(agent, packet_for(agent, payload, PROTO_ICMP), NOW)

@@ -700,7 +700,9 @@ class ForeignAgent(Agent):
         The quoted datagram names the pending request: its destination is where the FA
         relayed it and, when the quote reaches that far, its Home Address field (UDP
         payload offset 4) names the MN; otherwise the only request pending towards that
-        destination is taken. The pending entry is deleted (the request failed).
+        destination is taken. ICMP is unauthenticated, so the pending entry stays (a forged
+        error must not cancel a registration; the MN keeps retransmitting on these codes and
+        a genuine reply is still relayed); the denial is rate-limited like every other.
         """
         try:
             quoted = message.original_header()
@@ -723,11 +725,8 @@ class ForeignAgent(Agent):
         pending = rec.pending
         assert pending is not None
         code = _UNREACHABLE_CODES.get(message.code, ReplyCode.FA_HA_UNREACHABLE)
-        rec.pending = None
-        self._forget_if_empty(rec)
         reply = reply_to(_request_of(pending), code)
         return [
-            *self._cancel_timer((PENDING_TIMER, pending.home_address)),
             Notify(
                 event="registration-denied",
                 fields={
