@@ -231,3 +231,49 @@ def test_grid_world_with_many_mns_runs() -> None:
     summary = result["summary"]
     assert summary["handoffs"] > 20  # type: ignore[index,operator]
     assert summary["delivered"] > 0.8 * summary["sent"]  # type: ignore[index,operator]
+
+
+@pytest.mark.parametrize(
+    ("method", "node", "trigger"),
+    [
+        ("pre-mobile", "MN1", "L2-MT"),
+        ("pre-source", "FA1", "L2-ST"),
+        ("post-target", "FA2", "L2-TT"),
+    ],
+)
+def test_anticipatory_trigger_fires_lead_before_l2_ld(method: str, node: str, trigger: str) -> None:
+    from mip4.sim.mobility import Move
+    from mip4.sim.radio import Radio
+
+    sink = ListSink()
+    world = World(load_scenario("corridor"), "standard", sinks=[sink], agent_factory=stub_factory)
+    radio = Radio(world.net, world.engine, method=method, l2_handoff_s=0.05, trigger_lead_s=0.2)
+    radio.schedule_move(world.mns[0], Move(3.0, 0, 1))
+    world.run()
+    l2 = [
+        (round(r.time, 9), r.node, r.message) for r in sink.records if r.kind == "l2" and r.time < 4
+    ]
+    assert l2[2:] == [
+        (2.8, node, trigger),
+        (3.0, "MN1", "L2-LD"),
+        (3.0, "FA1", "L2-LD"),
+        (3.05, "MN1", "L2-LU"),
+        (3.05, "FA2", "L2-LU"),
+    ]
+    (st,) = [r for r in sink.records if r.message == trigger]
+    assert st.fields == {"mn": "MN1", "from": "FA1", "to": "FA2"}
+
+
+def test_real_agents_are_deterministic_too() -> None:
+    def text(seed: int) -> str:
+        stream = io.StringIO()
+        World(
+            load_scenario("ping-pong", ["mobility.handoffs=3", "radio.air_loss=0.02"]),
+            "standard-solicit",
+            seed=seed,
+            sinks=[JsonLinesSink(stream)],
+        ).run()
+        return stream.getvalue()
+
+    assert text(5) == text(5)
+    assert text(5) != text(6)
