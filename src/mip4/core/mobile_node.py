@@ -2,6 +2,10 @@
 
 Theory of operation
 -------------------
+Modules: :mod:`mip4.core.mn_state` (state and shared types), :mod:`mip4.core.mn_discovery`
+(discovery, movement detection), :mod:`mip4.core.mn_registration` (registration); this
+class wires them to the inputs and handles the L2 triggers.
+
 Discovery. Every Agent Advertisement heard is recorded as a :class:`HeardAgent` with an
 ``("agent-lifetime", address)`` timer at its ICMP Lifetime (move detection algorithm 1,
 RFC 5944 §2.4.2.1). The MN uses one *current* foreign agent. With ``eager`` (the default,
