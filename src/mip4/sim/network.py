@@ -197,10 +197,22 @@ class Link:
         arrive = depart + self.delay
         if self.jitter:
             arrive += self.rng.uniform(0.0, self.jitter)
-        heappush(
-            engine.queue,
-            (arrive, next(engine.counter), self.destination.receive_wired, (packet, meta, self)),
-        )
+        destination = self.destination
+        if destination.tap_wired is None:  # straight to IP input: one call fewer per hop
+            heappush(
+                engine.queue,
+                (
+                    arrive,
+                    next(engine.counter),
+                    destination.ip_input,
+                    (packet, meta, WIRED, self.source.mac),
+                ),
+            )
+        else:
+            heappush(
+                engine.queue,
+                (arrive, next(engine.counter), destination.receive_wired, (packet, meta, self)),
+            )
 
 
 class Cell:
