@@ -33,16 +33,19 @@ directions of every flow over the whole run; its distributions cover the handoff
 
 from __future__ import annotations
 
+import math
+from array import array
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from mip4.sim.trace import TraceRecord
 
 EPSILON = 1e-9  # seconds: float noise in virtual-time comparisons
+_NAN = math.nan
 
 
 class FlowLog:
-    """Send and arrival times of one flow."""
+    """Send and arrival times of one flow, in flat arrays (no object per packet)."""
 
     __slots__ = (
         "arrivals",
@@ -50,42 +53,53 @@ class FlowLog:
         "dup",
         "first_arrival",
         "max_seq",
+        "received",
         "reordered",
         "sent",
         "seqs",
     )
 
     def __init__(self) -> None:
-        self.sent: list[float] = []  # send time by sequence number
-        self.arrivals: list[float] = []  # arrival times, in order
-        self.seqs: list[int] = []  # sequence number of each arrival
-        self.dup: list[bool] = []
-        self.reordered: list[bool] = []
-        self.counts: dict[int, int] = {}
-        self.first_arrival: dict[int, float] = {}
+        self.sent = array("d")  # send time by sequence number (NaN: not seen)
+        self.arrivals = array("d")  # arrival times, in order
+        self.seqs = array("q")  # sequence number of each arrival
+        self.dup = bytearray()  # 1 if that arrival repeats a sequence number
+        self.reordered = bytearray()  # 1 if it is below the highest number received before
+        self.counts = bytearray()  # arrivals by sequence number (saturating at 255)
+        self.first_arrival = array("d")  # first arrival by sequence number (NaN: never)
         self.max_seq = -1
+        self.received = 0  # distinct sequence numbers received
 
     def on_sent(self, seq: int, time: float) -> None:
         sent = self.sent
         if seq == len(sent):
             sent.append(time)
-        elif seq > len(sent):
-            sent.extend([float("nan")] * (seq - len(sent)))
-            sent.append(time)
         else:
+            if seq > len(sent):
+                sent.extend(array("d", [_NAN]) * (seq - len(sent) + 1))
             sent[seq] = time
 
     def on_arrival(self, seq: int, time: float) -> None:
-        count = self.counts.get(seq, 0)
-        self.counts[seq] = count + 1
+        counts = self.counts
+        if seq >= len(counts):
+            grow = seq - len(counts) + 1 + 256
+            counts.extend(bytes(grow))
+            self.first_arrival.extend(array("d", [_NAN]) * grow)
+        count = counts[seq]
+        if count < 255:
+            counts[seq] = count + 1
         self.arrivals.append(time)
         self.seqs.append(seq)
         self.dup.append(count > 0)
         self.reordered.append(count == 0 and seq < self.max_seq)
         if count == 0:
             self.first_arrival[seq] = time
+            self.received += 1
         if seq > self.max_seq:
             self.max_seq = seq
+
+    def arrived(self, seq: int) -> bool:
+        return seq < len(self.counts) and self.counts[seq] > 0
 
 
 @dataclass(slots=True)
@@ -190,19 +204,19 @@ class Metrics:
                 while j < len(down.seqs) and down.seqs[j] <= seq_prev:
                     j += 1
                 if j < len(down.seqs):
-                    counts = down.counts
-                    lost = sum(1 for s in range(seq_prev + 1, down.seqs[j]) if s not in counts)
+                    arrived = down.arrived
+                    lost = sum(1 for s in range(seq_prev + 1, down.seqs[j]) if not arrived(s))
             lo = bisect_left(down.arrivals, t_ld)
             hi = bisect_left(down.arrivals, window_end)
             duplicates = sum(down.dup[lo:hi])
             reordered = sum(down.reordered[lo:hi])
         up = self.flows.get((h.mn, "up"))
-        if up is not None and up.first_arrival:
+        if up is not None and up.received:
             before = bisect_right(up.sent, t_ld) - 1
-            while before >= 0 and before not in up.first_arrival:
+            while before >= 0 and not up.arrived(before):
                 before -= 1
             after = bisect_right(up.sent, t_ld)
-            while after < len(up.sent) and after not in up.first_arrival:
+            while after < len(up.sent) and not up.arrived(after):
                 after += 1
             if before >= 0 and after < len(up.sent):
                 uplink = up.first_arrival[after] - up.first_arrival[before]
@@ -224,7 +238,7 @@ class Metrics:
 
     def _summary(self, rows: list[dict[str, object]], handoffs: int) -> dict[str, object]:
         sent = sum(len(log.sent) for log in self.flows.values())
-        delivered = sum(len(log.first_arrival) for log in self.flows.values())
+        delivered = sum(log.received for log in self.flows.values())
         duplicates = sum(sum(log.dup) for log in self.flows.values())
         return {
             "handoffs": handoffs,
