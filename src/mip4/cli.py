@@ -38,6 +38,35 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     simulate.set_defaults(handler=_simulate)
 
 
+def _add_daemon(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from mip4.daemon import command
+
+    agent = commands.add_parser(
+        "agent",
+        help="run one agent (HA, FA, MN or GFA) as a daemon on the real network",
+        description="Run a Mobile IPv4 agent from a TOML configuration: UDP 434, raw ICMP "
+        "and ESP sockets, a user-space data plane (TUN + raw tunnels), a control socket. "
+        "--check validates the file and exits 0, or 2 with one line per problem.",
+    )
+    command.add_agent_arguments(agent)
+    agent.set_defaults(handler=command.run_agent)
+    trigger = commands.add_parser(
+        "trigger",
+        help="send an L2 trigger (L2-MT/ST/TT/LU/LD) to a running daemon",
+        description="Send one L2 trigger with key=value parameters to a daemon's control "
+        "socket, e.g. 'mip4 trigger --socket S L2-LU interface=mn-radio'.",
+    )
+    command.add_trigger_arguments(trigger)
+    trigger.set_defaults(handler=command.run_trigger)
+    status = commands.add_parser(
+        "status",
+        help="show a running daemon's bindings, visitors, tunnels and drop counters",
+        description="Print a daemon's state like an operator's show command (--json for scripts).",
+    )
+    command.add_status_arguments(status)
+    status.set_defaults(handler=command.run_status)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mip4",
@@ -68,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_arguments(bench)
     bench.set_defaults(handler=_bench)
     _add_simulate(commands)
+    _add_daemon(commands)
     return parser
 
 

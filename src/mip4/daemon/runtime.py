@@ -1,0 +1,771 @@
+"""The asyncio driver: one :mod:`mip4.core` agent, unchanged, on real sockets.
+
+Clock: ``now`` is the event loop's monotonic clock; the agent's wall clock (timestamps,
+RFC 5944 §5.7) is ``now + clock_offset``, so the runtime sets ``clock_offset`` to the
+difference between the wall clock and the loop clock when it starts.
+
+Timers: ``StartTimer`` arms ``loop.call_at`` under its key (re-arming replaces the handle),
+``CancelTimer`` removes it; a timer fires with ``now = max(loop time, deadline)`` and the
+agent itself ignores stale ones.
+
+Receiving (everything becomes a :class:`~mip4.core.packets.ReceivedPacket`):
+
+- UDP 434: a socket bound to port 434 with ``IP_PKTINFO`` (interface, destination) and
+  ``IP_RECVTTL``;
+- ICMP (advertisements, solicitations, unreachables) and ESP (inter-FA ICMP, protocol 50):
+  raw sockets, the TTL read from the IP header, the interface from ``IP_PKTINFO``;
+- on the interfaces where the agent needs the frame's link-layer source (an FA's access
+  link, an MN's radio) an ``AF_PACKET`` socket with a BPF filter (UDP 434, ICMP, ESP) gives
+  the same packets with their source MAC; copies of those packets arriving through the
+  sockets above are ignored.
+
+Sending (``SendPacket``): with a link-layer destination, as a frame to that MAC through
+``AF_PACKET`` (RFC 5944 §3.7.2.3, RFC 4881 §3.6); to a broadcast or multicast address,
+through a raw socket bound to the interface (``SO_BROADCAST``, ``SO_BINDTODEVICE``,
+``IP_MULTICAST_IF``) with the agent's header (TTL 1 for advertisements, RFC 5944 §2.3);
+UDP from port 434 with a local source through the port-434 socket (TTL per packet);
+anything else (a non-local source such as the nFA address of a PrRtAdv, another source
+port, ICMP and ESP) as a whole datagram through an ``IP_HDRINCL`` raw socket.
+
+Bad packets and bad triggers never stop the daemon: every input is handled inside a
+boundary that counts and logs what went wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import dataclasses
+import enum
+import errno
+import logging
+import random
+import socket
+import struct
+import time
+from collections.abc import Callable
+from ipaddress import IPv4Address
+from typing import Any
+
+from mip4.core.actions import (
+    Action,
+    CancelTimer,
+    Dropped,
+    Notify,
+    SendPacket,
+    StartTimer,
+    TimerKey,
+)
+from mip4.core.agent import Agent
+from mip4.core.config import (
+    ForeignAgentConfig,
+    GatewayForeignAgentConfig,
+    HomeAgentConfig,
+    MobileNodeConfig,
+)
+from mip4.core.packets import ReceivedPacket
+from mip4.core.triggers import L2Trigger, LinkDown, LinkUp
+from mip4.daemon.config import DaemonConfig
+from mip4.daemon.dataplane import DataPlane, Netlink
+from mip4.daemon.metrics import Metrics
+from mip4.wire.errors import ChecksumError, DecodeError
+from mip4.wire.ip import PROTO_ESP, PROTO_ICMP, PROTO_UDP, IPv4Header, UdpDatagram
+
+log = logging.getLogger("mip4.daemon")
+
+MOBILE_IP_PORT = 434
+IP_PKTINFO = 8
+IP_RECVTTL = 12
+IP_TTL = 2
+SO_ATTACH_FILTER = 26
+SO_RCVBUFFORCE = 33
+ETH_P_IP = 0x0800
+PACKET_OUTGOING = 4
+PACKET_OTHERHOST = 3
+BROADCAST_MAC = b"\xff" * 6
+READ_BATCH = 64
+NETLINK_ROUTE = 0
+RTMGRP_LINK = 1
+RTM_NEWLINK = 16
+IFLA_IFNAME = 3
+IFF_UP = 0x1
+IFF_LOWER_UP = 0x10000
+_PKTINFO = struct.Struct("=I4s4s")
+
+# Classic BPF on the IP header (SOCK_DGRAM packet socket): ICMP, ESP, or UDP to port 434.
+_BPF = [
+    (0x30, 0, 0, 9),  # ldb [9]            protocol
+    (0x15, 5, 0, PROTO_ICMP),  # jeq #1 -> accept
+    (0x15, 4, 0, PROTO_ESP),  # jeq #50 -> accept
+    (0x15, 0, 4, PROTO_UDP),  # jeq #17 else reject
+    (0xB1, 0, 0, 0),  # ldxb 4*([0]&0xf)
+    (0x48, 0, 0, 2),  # ldh [x+2]          destination port
+    (0x15, 0, 1, MOBILE_IP_PORT),  # jeq #434 else reject
+    (0x06, 0, 0, 0x40000),  # accept
+    (0x06, 0, 0, 0),  # reject
+]
+
+
+def attach_filter(sock: socket.socket) -> None:
+    """Attach :data:`_BPF` to a packet socket (the kernel copies the program)."""
+    import ctypes
+
+    code = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *insn) for insn in _BPF))
+    program = struct.pack("HL", len(_BPF), ctypes.addressof(code))
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, program)
+
+
+def _link_is_up(name: str) -> bool:
+    try:
+        with open(f"/sys/class/net/{name}/operstate", encoding="ascii") as stream:
+            return stream.read().strip() in ("up", "unknown")
+    except OSError:
+        return False
+
+
+def parse_link_messages(data: bytes) -> list[tuple[str, bool]]:
+    """(interface, up) for each RTM_NEWLINK in a netlink datagram (up: IFF_UP and LOWER_UP)."""
+    out: list[tuple[str, bool]] = []
+    offset = 0
+    while offset + 16 <= len(data):
+        length, kind = struct.unpack_from("=IH", data, offset)
+        if length < 16 or offset + length > len(data):
+            break
+        if kind == RTM_NEWLINK and length >= 32:
+            flags = struct.unpack_from("=I", data, offset + 24)[0]
+            name = None
+            attr = offset + 32
+            end = offset + length
+            while attr + 4 <= end:
+                attr_length, attr_type = struct.unpack_from("=HH", data, attr)
+                if attr_length < 4:
+                    break
+                if attr_type == IFLA_IFNAME:
+                    name = (
+                        data[attr + 4 : attr + attr_length].rstrip(b"\0").decode(errors="replace")
+                    )
+                attr += (attr_length + 3) & ~3
+            if name is not None:
+                out.append((name, flags & IFF_UP != 0 and flags & IFF_LOWER_UP != 0))
+        offset += (length + 3) & ~3
+    return out
+
+
+def make_agent(config: DaemonConfig, rng: random.Random) -> Agent:
+    """The core agent for ``config`` (the classes are used unchanged)."""
+    core = config.core
+    if isinstance(core, HomeAgentConfig):
+        from mip4.core.home_agent import HomeAgent
+
+        return HomeAgent(core, random=rng)
+    if isinstance(core, ForeignAgentConfig):
+        from mip4.core.foreign_agent import ForeignAgent
+
+        return ForeignAgent(core, random=rng)
+    if isinstance(core, MobileNodeConfig):
+        from mip4.core.mobile_node import MobileNode
+
+        return MobileNode(core, random=rng)
+    from mip4.core.gateway_foreign_agent import GatewayForeignAgent
+
+    assert isinstance(core, GatewayForeignAgentConfig)
+    return GatewayForeignAgent(core, random=rng)
+
+
+def _text(value: object) -> object:
+    """A log field value: MACs as hex, enums by name, addresses as strings."""
+    if isinstance(value, bytes):
+        return value.hex(":")
+    if isinstance(value, enum.Enum):
+        return value.name.lower()
+    if isinstance(value, tuple | list | frozenset):
+        return [_text(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return str(value)
+
+
+def _large_receive_buffer(sock: socket.socket, size: int = 1 << 22) -> None:
+    """A receive buffer that absorbs bursts (SO_RCVBUFFORCE as root, else up to rmem_max)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+
+def _is_group(address: bytes) -> bool:
+    return address == b"\xff\xff\xff\xff" or 224 <= address[0] <= 239
+
+
+def _multicast_mac(address: bytes) -> bytes:
+    return bytes((0x01, 0x00, 0x5E, address[1] & 0x7F, address[2], address[3]))
+
+
+class Runtime:
+    """Runs one agent: sockets, timers, data plane, control socket hooks."""
+
+    def __init__(
+        self,
+        config: DaemonConfig,
+        *,
+        metrics_address: str | None = None,
+        seed: int | None = None,
+        use_netlink: bool = True,
+    ) -> None:
+        self.config = config
+        self.metrics_address = metrics_address
+        self.rng = random.Random(seed)
+        self.use_netlink = use_netlink
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.agent: Agent | None = None
+        self.dataplane: DataPlane | None = None
+        self.netlink: Netlink | None = None
+        self.timers: dict[TimerKey, asyncio.TimerHandle] = {}
+        self.drops: collections.Counter[str] = collections.Counter()
+        self.received: collections.Counter[str] = collections.Counter()
+        self.sent_count: collections.Counter[str] = collections.Counter()
+        self.sockets: list[socket.socket] = []
+        self.udp: socket.socket | None = None
+        self.raw_send: socket.socket | None = None
+        self.group_send: dict[str, socket.socket] = {}
+        self.packet_send: socket.socket | None = None
+        self.link_interfaces: dict[int, str] = {}  # ifindex -> name, AF_PACKET listeners
+        self.ifnames: dict[int, str] = {}
+        self.local: set[bytes] = set()
+        self.started_at = 0.0
+        self.metrics: Metrics | None = None
+        self.link_state: dict[str, bool] = {}
+        self._link_monitor: socket.socket | None = None
+        self._udp_ttl = 64
+        self.on_action: Callable[[Action], None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def now(self) -> float:
+        assert self.loop is not None
+        return self.loop.time()
+
+    def _prepare_config(self) -> None:
+        """Fill what the file may leave out: MACs from the interfaces, the clock offset."""
+        cfg = self.config
+        core = cfg.core
+        changes: dict[str, Any] = {}
+        if self.netlink is not None and not cfg.mac_configured:
+            interface = None
+            if isinstance(core, ForeignAgentConfig):
+                interface = core.access_interface
+            elif isinstance(core, MobileNodeConfig):
+                interface = core.interface
+            elif isinstance(core, HomeAgentConfig):
+                interface = core.home_interface
+            if interface is not None:
+                mac = self.netlink.mac(interface)
+                if mac is not None and len(mac) == 6:
+                    changes["mac"] = mac
+        if not isinstance(core, ForeignAgentConfig) and core.clock_offset == 0.0:
+            changes["clock_offset"] = time.time() - self.now()
+        if changes:
+            self.config = cfg.with_core(**changes)
+
+    def open(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Open the data plane (first), then the control-plane sockets; start the agent."""
+        self.loop = loop
+        cfg = self.config
+        self.started_at = self.now()
+        if self.use_netlink:
+            self.netlink = Netlink()
+            self.ifnames = self.netlink.interfaces()
+            self.local = self.netlink.addresses()
+        self.local |= {a.packed for a in cfg.addresses}
+        self._prepare_config()
+        core = self.config.core
+        access: tuple[str, ...] = ()
+        link_source: tuple[str, ...] = ()
+        home: IPv4Address | None = None
+        if isinstance(core, ForeignAgentConfig):
+            access = (core.access_interface,)
+            link_source = access
+            address = core.address
+        elif isinstance(core, MobileNodeConfig):
+            link_source = (core.interface,)
+            address = core.home_address
+            home = core.home_address
+        else:
+            address = core.address
+        self.dataplane = DataPlane(
+            role=cfg.role,
+            address=address,
+            tun_name=cfg.tun,
+            route_table=cfg.route_table,
+            rule_priority=cfg.rule_priority,
+            access_interfaces=access,
+            home_address=home,
+            netlink=self.netlink,
+        )
+        self.dataplane.open()  # before the first registration: tunnels are never refused
+        dp = self.dataplane
+        if dp.tun_fd is not None:
+            loop.add_reader(dp.tun_fd, self._guard, dp.read_tun)
+            if self.netlink is not None:
+                self.ifnames[self.netlink.ifindex(dp.tun_name)] = dp.tun_name
+        for sock in dp.tunnel_sockets:
+            loop.add_reader(sock.fileno(), self._guard, dp.read_tunnel_socket, sock)
+        self._open_control_sockets(loop, link_source)
+        if self.metrics_address:
+            self.metrics = Metrics(method=cfg.method, state=self.metric_state)
+            self.metrics.serve(self.metrics_address)
+        if cfg.link_events and self.netlink is not None and link_source:
+            self._open_link_monitor(loop, link_source)
+        self.agent = make_agent(self.config, self.rng)
+        log.info(
+            "agent started",
+            extra={"fields": {"role": cfg.role, "name": cfg.name, "tun": dp.tun_name}},
+        )
+        self.execute(self.agent.start(self.now()))
+
+    def _open_control_sockets(
+        self, loop: asyncio.AbstractEventLoop, link_source: tuple[str, ...]
+    ) -> None:
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        udp.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        udp.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+        udp.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
+        _large_receive_buffer(udp)
+        udp.bind(("0.0.0.0", MOBILE_IP_PORT))
+        udp.setblocking(False)
+        self.udp = udp
+        self.sockets.append(udp)
+        loop.add_reader(udp.fileno(), self._guard, self._read_udp)
+        for protocol in (PROTO_ICMP, PROTO_ESP):
+            raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, protocol)
+            raw.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+            _large_receive_buffer(raw)
+            raw.setblocking(False)
+            self.sockets.append(raw)
+            loop.add_reader(raw.fileno(), self._guard, self._read_raw, raw)
+        self.raw_send = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        self.raw_send.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        self.sockets.append(self.raw_send)
+        self.packet_send = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, 0)
+        self.sockets.append(self.packet_send)
+        if self.netlink is None:
+            return
+        for name in link_source:
+            index = self.netlink.ifindex(name)
+            listener = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
+            attach_filter(listener)
+            listener.bind((name, ETH_P_IP))
+            listener.setblocking(False)
+            self.sockets.append(listener)
+            self.link_interfaces[index] = name
+            loop.add_reader(listener.fileno(), self._guard, self._read_link, listener)
+
+    def _open_link_monitor(self, loop: asyncio.AbstractEventLoop, names: tuple[str, ...]) -> None:
+        monitor = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
+        monitor.bind((0, RTMGRP_LINK))
+        monitor.setblocking(False)
+        self._link_monitor = monitor
+        for name in names:
+            self.link_state[name] = _link_is_up(name)
+        loop.add_reader(monitor.fileno(), self._guard, self._read_link_events)
+
+    def close(self) -> None:
+        """Stop timers, close sockets, remove every route, neighbour entry and TUN device."""
+        loop = self.loop
+        for handle in self.timers.values():
+            handle.cancel()
+        self.timers.clear()
+        for sock in self.sockets:
+            if loop is not None:
+                with contextlib.suppress(Exception):
+                    loop.remove_reader(sock.fileno())
+            sock.close()
+        self.sockets.clear()
+        for sock in self.group_send.values():
+            sock.close()
+        self.group_send.clear()
+        if self._link_monitor is not None:
+            if loop is not None:
+                with contextlib.suppress(Exception):
+                    loop.remove_reader(self._link_monitor.fileno())
+            self._link_monitor.close()
+            self._link_monitor = None
+        dp = self.dataplane
+        if dp is not None:
+            if loop is not None:
+                if dp.tun_fd is not None:
+                    loop.remove_reader(dp.tun_fd)
+                for sock in dp.tunnel_sockets:
+                    loop.remove_reader(sock.fileno())
+            dp.close()  # closes the netlink socket too
+        log.info("agent stopped", extra={"fields": {"name": self.config.name}})
+
+    # ------------------------------------------------------------------ the boundary
+
+    def _guard(self, function: Callable[..., None], *args: Any) -> None:
+        try:
+            function(*args)
+        except Exception:
+            self.drops["internal-error"] += 1
+            log.exception("error while handling input (counted, daemon continues)")
+
+    # ------------------------------------------------------------------ actions
+
+    def execute(self, actions: list[Action]) -> None:
+        loop = self.loop
+        assert loop is not None
+        for action in actions:
+            if self.on_action is not None:
+                self.on_action(action)
+            match action:
+                case SendPacket():
+                    self.send(action)
+                case StartTimer(key=key, deadline=deadline):
+                    old = self.timers.pop(key, None)
+                    if old is not None:
+                        old.cancel()
+                    self.timers[key] = loop.call_at(deadline, self._fire, key, deadline)
+                case CancelTimer(key=key):
+                    handle = self.timers.pop(key, None)
+                    if handle is not None:
+                        handle.cancel()
+                case Dropped(reason=reason, detail=detail, source=source):
+                    log.debug(
+                        "dropped",
+                        extra={
+                            "fields": {
+                                "reason": reason.value,
+                                "detail": detail,
+                                "source": None if source is None else str(source),
+                            }
+                        },
+                    )
+                case Notify(event=event, fields=fields):
+                    log.info(event, extra={"fields": {k: _text(v) for k, v in fields.items()}})
+                    if self.metrics is not None and self.config.role == "mn":
+                        self.metrics.notify(action)
+                case _:
+                    assert self.dataplane is not None
+                    try:
+                        self.dataplane.apply(action)
+                    except Exception:
+                        self.drops["dataplane-error"] += 1
+                        log.exception("data-plane action failed: %s", action)
+                    else:
+                        log.info(
+                            type(action).__name__,
+                            extra={
+                                "fields": {
+                                    f.name: _text(getattr(action, f.name))
+                                    for f in dataclasses.fields(action)
+                                }
+                            },
+                        )
+
+    def _fire(self, key: TimerKey, deadline: float) -> None:
+        self.timers.pop(key, None)
+        assert self.agent is not None
+        now = max(self.now(), deadline)
+        self._guard(lambda: self.execute(self.agent.timer_expired(key, now)))  # type: ignore[union-attr]
+
+    def trigger(self, trigger: L2Trigger) -> list[Action]:
+        """Feed an L2 trigger; returns the actions (already executed)."""
+        assert self.agent is not None
+        actions = self.agent.l2_trigger(trigger, self.now())
+        self.execute(actions)
+        return actions
+
+    # ------------------------------------------------------------------ sending
+
+    def send(self, action: SendPacket) -> None:
+        try:
+            self._send(action)
+        except OSError as exc:
+            reason = errno.errorcode.get(exc.errno or 0, "error").lower()
+            self.drops[f"send-{reason}"] += 1
+            log.warning(
+                "send failed",
+                extra={
+                    "fields": {
+                        "message": action.message,
+                        "destination": str(action.destination),
+                        "error": str(exc),
+                    }
+                },
+            )
+            return
+        self.sent_count[action.message] += 1
+        if self.metrics is not None and action.protocol == PROTO_UDP:
+            self.metrics.control_message("sent", action.payload)
+
+    def _send(self, action: SendPacket) -> None:
+        destination = action.destination.packed
+        if action.link_destination is not None:
+            assert self.packet_send is not None
+            self.packet_send.sendto(
+                action.ip_packet(),
+                (action.interface, ETH_P_IP, 0, 0, action.link_destination),
+            )
+            return
+        if _is_group(destination):
+            self._send_group(action)
+            return
+        if (
+            action.protocol == PROTO_UDP
+            and action.source_port == MOBILE_IP_PORT
+            and action.source.packed in self.local
+            and self.udp is not None
+        ):
+            if action.ttl != self._udp_ttl:
+                self.udp.setsockopt(socket.IPPROTO_IP, IP_TTL, action.ttl)
+                self._udp_ttl = action.ttl
+            info = _PKTINFO.pack(0, action.source.packed, b"\0\0\0\0")
+            self.udp.sendmsg(
+                [action.payload],
+                [(socket.IPPROTO_IP, IP_PKTINFO, info)],
+                0,
+                (str(action.destination), action.destination_port),
+            )
+            return
+        assert self.raw_send is not None
+        self.raw_send.sendto(action.ip_packet(), (str(action.destination), 0))
+
+    def _send_group(self, action: SendPacket) -> None:
+        """Broadcast or multicast (advertisements, solicitations) on one interface."""
+        sock = self.group_send.get(action.interface)
+        if sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            sock.setsockopt(
+                socket.SOL_SOCKET, socket.SO_BINDTODEVICE, action.interface.encode() + b"\0"
+            )
+            index = socket.if_nametoindex(action.interface)
+            sock.setsockopt(
+                socket.IPPROTO_IP,
+                socket.IP_MULTICAST_IF,
+                struct.pack("=4s4si", b"\0" * 4, b"\0" * 4, index),
+            )
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+            self.group_send[action.interface] = sock
+        packet = action.ip_packet()
+        try:
+            sock.sendto(packet, (str(action.destination), 0))
+        except OSError as exc:
+            if exc.errno not in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+                raise
+            # no route for 224.0.0.0/4 here: send the frame to the group's MAC directly
+            assert self.packet_send is not None
+            destination = action.destination.packed
+            mac = (
+                BROADCAST_MAC if destination == b"\xff\xff\xff\xff" else _multicast_mac(destination)
+            )
+            self.packet_send.sendto(packet, (action.interface, ETH_P_IP, 0, 0, mac))
+
+    # ------------------------------------------------------------------ receiving
+
+    def _ifname(self, index: int) -> str:
+        name = self.ifnames.get(index)
+        if name is None:
+            try:
+                name = socket.if_indextoname(index)
+            except OSError:
+                name = f"if{index}"
+            self.ifnames[index] = name
+        return name
+
+    def _deliver(self, packet: ReceivedPacket) -> None:
+        assert self.agent is not None
+        self.received[f"protocol-{packet.protocol}"] += 1
+        if self.metrics is not None and packet.protocol == PROTO_UDP:
+            self.metrics.control_message("received", packet.payload)
+        self.execute(self.agent.receive(packet, self.now()))
+
+    def _read_udp(self) -> None:
+        assert self.udp is not None
+        for _ in range(READ_BATCH):
+            try:
+                data, ancdata, _flags, address = self.udp.recvmsg(65535, 256)
+            except BlockingIOError:
+                return
+            ttl = 64
+            index = 0
+            destination = b"\0\0\0\0"
+            for level, kind, value in ancdata:
+                if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
+                    index, _spec, destination = _PKTINFO.unpack(value[: _PKTINFO.size])
+                elif level == socket.IPPROTO_IP and kind == IP_TTL:
+                    ttl = int.from_bytes(value[:4], "little")
+            if index in self.link_interfaces:
+                continue  # the AF_PACKET listener has it, with its link-layer source
+            self._guard(
+                self._deliver,
+                ReceivedPacket(
+                    interface=self._ifname(index),
+                    source=IPv4Address(address[0]),
+                    destination=IPv4Address(destination),
+                    protocol=PROTO_UDP,
+                    payload=data,
+                    ttl=ttl,
+                    source_port=address[1],
+                    destination_port=MOBILE_IP_PORT,
+                ),
+            )
+
+    def _read_raw(self, sock: socket.socket) -> None:
+        for _ in range(READ_BATCH):
+            try:
+                data, ancdata, _flags, _address = sock.recvmsg(65535, 256)
+            except BlockingIOError:
+                return
+            index = 0
+            for level, kind, value in ancdata:
+                if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
+                    index = _PKTINFO.unpack(value[: _PKTINFO.size])[0]
+            if index in self.link_interfaces:
+                continue
+            self._guard(self._from_ip, data, self._ifname(index), None)
+
+    def _read_link(self, sock: socket.socket) -> None:
+        for _ in range(READ_BATCH):
+            try:
+                data, address = sock.recvfrom(65535)
+            except BlockingIOError:
+                return
+            if address[2] in (PACKET_OUTGOING, PACKET_OTHERHOST):
+                continue
+            if len(data) < 20:
+                self.drops["malformed"] += 1
+                continue
+            destination = data[16:20]
+            if destination not in self.local and not _is_group(destination):
+                continue  # routed through us (e.g. a request for another FA): not ours
+            self._guard(self._from_ip, data, address[0], address[4][:6])
+
+    def _from_ip(self, data: bytes, interface: str, link_source: bytes | None) -> None:
+        """A whole IP datagram (raw socket or frame) for the control plane."""
+        try:
+            header = IPv4Header.decode(data)
+            if header.total_length > len(data) or header.total_length < header.header_length:
+                raise DecodeError("bad total length", field="total_length", offset=2)
+            payload = data[header.header_length : header.total_length]
+            source_port = destination_port = 0
+            if header.protocol == PROTO_UDP:
+                udp = UdpDatagram.decode(payload, header.source, header.destination)
+                source_port, destination_port = udp.source_port, udp.destination_port
+                payload = udp.payload
+                if destination_port != MOBILE_IP_PORT:
+                    self.drops["not-mobile-ip"] += 1
+                    return
+            elif header.protocol not in (PROTO_ICMP, PROTO_ESP):
+                self.drops["protocol"] += 1
+                return
+        except ChecksumError:
+            self.drops["bad-checksum"] += 1
+            return
+        except DecodeError:
+            self.drops["malformed"] += 1
+            return
+        self._deliver(
+            ReceivedPacket(
+                interface=interface,
+                source=header.source,
+                destination=header.destination,
+                protocol=header.protocol,
+                payload=payload,
+                ttl=header.ttl,
+                source_port=source_port,
+                destination_port=destination_port,
+                link_source=link_source,
+            )
+        )
+
+    def _read_link_events(self) -> None:
+        """The kernel's link events: L2-LU / L2-LD at the MN when its radio changes."""
+        monitor = self._link_monitor
+        assert monitor is not None
+        while True:
+            try:
+                data = monitor.recv(65536)
+            except BlockingIOError:
+                return
+            for name, up in parse_link_messages(data):
+                if name not in self.link_state or up == self.link_state[name]:
+                    continue
+                self.link_state[name] = up
+                log.info("link event", extra={"fields": {"interface": name, "up": up}})
+                self.trigger(LinkUp(interface=name) if up else LinkDown(interface=name))
+
+    # ------------------------------------------------------------------ views
+
+    def status(self) -> dict[str, object]:
+        assert self.agent is not None and self.dataplane is not None
+        now = self.now()
+        snapshot = self.agent.snapshot(now)
+        return {
+            "name": self.config.name,
+            "role": self.config.role,
+            "uptime": round(now - self.started_at, 3),
+            "agent": snapshot,
+            "agent_drops": snapshot.get("drops", {}),
+            "dataplane": self.dataplane.snapshot(),
+            "daemon": {
+                "drops": dict(sorted(self.drops.items())),
+                "received": dict(sorted(self.received.items())),
+                "sent": dict(sorted(self.sent_count.items())),
+                "timers": len(self.timers),
+            },
+        }
+
+    def metric_state(self) -> dict[str, object]:
+        dp = self.dataplane
+        agent = self.agent
+        tunnels = {}
+        if dp is not None:
+            tunnels = {
+                "binding": len(dp.bindings),
+                "visitor": len(dp.visitors),
+                "reverse-tunnel": sum(1 for u in dp.uplinks.values() if u.destination),
+                "forward-tunnel": len(dp.forward_tunnels),
+            }
+        return {
+            "tunnels": tunnels,
+            "agent": {} if agent is None else {r.value: n for r, n in agent.drops.items()},
+            "dataplane": {} if dp is None else dict(dp.drops),
+            "daemon": dict(self.drops),
+        }
+
+
+async def run_daemon(
+    config: DaemonConfig,
+    *,
+    metrics_address: str | None = None,
+    ready: Callable[[Runtime], None] | None = None,
+) -> int:
+    """Run until SIGTERM or SIGINT; everything the daemon installed is removed on the way out."""
+    import signal
+
+    from mip4.daemon.control import ControlServer
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    runtime = Runtime(config, metrics_address=metrics_address)
+    server = ControlServer(runtime, config.control_socket)
+    try:
+        runtime.open(loop)
+        await server.start()
+        if ready is not None:
+            ready(runtime)
+        await stop.wait()
+    finally:
+        await server.close()
+        runtime.close()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    return 0
+
+
+__all__ = ["Runtime", "make_agent", "run_daemon"]

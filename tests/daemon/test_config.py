@@ -1,0 +1,146 @@
+"""`mip4 agent --check` and the TOML validation: every problem names its key."""
+
+from __future__ import annotations
+
+import tomllib
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mip4.cli import main
+from mip4.core.actions import TunnelMode
+from mip4.core.config import ForeignAgentConfig, HomeAgentConfig, MobileNodeConfig
+from mip4.daemon.config import ConfigError, load_config, parse_config, parse_key
+
+CONTRIB = Path(__file__).resolve().parents[2] / "contrib" / "configs"
+
+
+def _load(name: str) -> dict[str, Any]:
+    with (CONTRIB / name).open("rb") as stream:
+        return tomllib.load(stream)
+
+
+def _problems(data: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    return caught.value.problems
+
+
+@pytest.mark.parametrize("name", ["ha.toml", "fa.toml", "mn.toml"])
+def test_contrib_configs_are_valid(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["agent", "--check", "--config", str(CONTRIB / name)]) == 0
+    assert capsys.readouterr().out.endswith("ok (" + name[:2] + " " + _load(name)["name"] + ")\n")
+
+
+def test_values_reach_the_core_configs() -> None:
+    ha = load_config(CONTRIB / "ha.toml")
+    assert isinstance(ha.core, HomeAgentConfig)
+    assert ha.core.mn_ha[IPv4Address("198.18.2.10")].spi == 1000
+    assert ha.core.mn_ha[IPv4Address("198.18.2.10")].key == bytes.fromhex(
+        "00112233445566778899aabbccddeeff"
+    )
+    assert ha.core.fa_ha[IPv4Address("198.18.1.2")].key == b"fa-ha shared secret"
+    assert ha.core.home_interface == "ha-core"
+    fa = load_config(CONTRIB / "fa.toml")
+    assert isinstance(fa.core, ForeignAgentConfig)
+    assert fa.core.access_interface == "fa1-ap"
+    assert fa.core.advertisement.interval == 1.0
+    assert fa.core.advertisement.destination == IPv4Address("255.255.255.255")
+    assert fa.core.encapsulations == frozenset(TunnelMode)
+    assert fa.neighbours[0].access_point_ids == [2]
+    assert fa.fa_fa[IPv4Address("198.18.1.3")].spi == 1200
+    assert fa.esp[0].spi == 1300
+    assert fa.control_socket == Path("/run/mip4/fa1/control.sock")
+    mn = load_config(CONTRIB / "mn.toml")
+    assert isinstance(mn.core, MobileNodeConfig)
+    assert mn.core.interface == "mn-radio"
+    assert mn.core.mn_ha.spi == 1000
+    assert mn.link_events is True
+
+
+def test_keys_hex_or_ascii() -> None:
+    assert parse_key("hex:0aff") == b"\x0a\xff"
+    assert parse_key("ascii:abc") == b"abc"
+    for bad in ("0aff", "hex:0g", "hex:abc", "ascii:", "ascii:é"):
+        with pytest.raises(ValueError):
+            parse_key(bad)
+
+
+def test_every_problem_names_its_key() -> None:
+    data = _load("fa.toml")
+    data["interfaces"]["bogus"] = "x"
+    data["security"]["fa_ha"][0]["spi"] = 3
+    data["security"]["fa_ha"][0]["key"] = "plain"
+    data["security"]["esp"][0]["algorithm"] = "hmac-md5"
+    data["neighbours"][0]["address"] = "not-an-address"
+    del data["address"]
+    problems = _problems(data)
+    assert [p.split(":")[0] for p in problems] == [
+        "address",
+        "interfaces.bogus",
+        "security.fa_ha[0].spi",
+        "security.fa_ha[0].key",
+        "security.esp[0].algorithm",
+        "neighbours[0].address",
+    ]
+    assert problems[0] == "address: required key is missing"
+    assert problems[1] == "interfaces.bogus: unknown key"
+    assert "must start with 'hex:' or 'ascii:'" in problems[3]
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "expected"),
+    [
+        ("timers", "registration_lifetime", 0, "timers.registration_lifetime: must be 1..65535"),
+        ("timers", "advertisement_interval", -1.0, "timers.advertisement_interval: must be > 0"),
+        ("timers", "pending_timeout", 0.0, "timers.pending_timeout: must be > 0"),
+        ("options", "encapsulations", ["gre"], "options.encapsulations: must include"),
+        ("options", "encapsulations", ["udp"], "options.encapsulations[0]: Input should be"),
+        ("options", "reverse_tunnel_offered", "yes", "options.reverse_tunnel_offered: Input"),
+    ],
+)
+def test_core_checks_are_reported_under_the_toml_key(
+    section: str, key: str, value: object, expected: str
+) -> None:
+    data = _load("fa.toml")
+    data[section][key] = value
+    problems = _problems(data)
+    assert len(problems) == 1
+    assert problems[0].startswith(expected), problems
+
+
+def test_role_and_mobile_node_rules() -> None:
+    assert _problems({"role": "router"}) == ["role: must be one of ha, fa, mn, gfa, got 'router'"]
+    data = _load("mn.toml")
+    data["security"]["mn_ha"][0]["peer"] = "198.18.9.9"
+    assert _problems(data) == ["security.mn_ha[0].peer: must be the home_agent 198.18.1.1"]
+    data = _load("mn.toml")
+    data["security"]["mn_ha"].append(dict(data["security"]["mn_ha"][0], peer="198.18.1.9"))
+    assert _problems(data)[0].startswith("security.mn_ha: a mobile node needs exactly one")
+    data = _load("ha.toml")
+    data["security"]["mn_ha"].append(dict(data["security"]["mn_ha"][0]))
+    assert _problems(data) == ["security.mn_ha[1].peer: 198.18.2.10 appears twice"]
+
+
+def test_check_exit_code_and_one_line_per_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        'role = "ha"\nname = "ha"\naddress = "198.18.1.300"\n[interfaces]\nhome = "x y"\n'
+        '[[security.mn_ha]]\npeer = "198.18.2.10"\nspi = 7\nkey = "ascii:k"\n'
+    )
+    assert main(["agent", "--check", "--config", str(path)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(": ")[1] for line in lines] == [
+        "address",
+        "interfaces.home",
+        "security.mn_ha[0].spi",
+    ]
+    path.write_text("role = \n")
+    assert main(["agent", "--check", "--config", str(path)]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+    assert main(["agent", "--check", "--config", str(tmp_path / "missing.toml")]) == 2
+    assert "No such file" in capsys.readouterr().err

@@ -1,0 +1,167 @@
+"""Real daemons in network namespaces (root only; skipped without it, failed in CI).
+
+HA, FA and MN daemons register the MN through the FA; user packets cross the user-space
+tunnel in both directions; SIGTERM leaves nothing behind; random datagrams and bad
+triggers change nothing.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mip4.daemon.control import request
+from tests.conftest import require_root
+from tests.daemon.netns import (
+    FA_ADDRESS,
+    FA_CONFIG,
+    HA_CONFIG,
+    HOME_ADDRESS,
+    MN_CONFIG,
+    RECEIVER,
+    SENDER,
+    Daemon,
+    Testbed,
+    netns_list,
+    wait_for,
+)
+
+
+@pytest.fixture
+def bed(tmp_path: Path) -> Iterator[Testbed]:
+    require_root("network namespaces, TUN devices and raw sockets")
+    testbed = Testbed(tmp_path)
+    try:
+        testbed.build()
+        yield testbed
+    finally:
+        testbed.close()
+    assert not [ns for ns in netns_list() if ns in testbed.ns.values()]
+
+
+def _registered(bed: Testbed) -> tuple[Daemon, Daemon, Daemon]:
+    ha = bed.start("ha", HA_CONFIG)
+    fa = bed.start("fa", FA_CONFIG)
+    ha.wait_ready()
+    fa.wait_ready()
+    mn = bed.start("mn", MN_CONFIG)
+    mn.wait_ready()
+
+    def bound() -> object:
+        bindings = ha.status()["agent"]["bindings"]
+        return bindings.get(HOME_ADDRESS)
+
+    wait_for(bound, 10.0, "the HA's binding")
+    return ha, fa, mn
+
+
+def _udp(bed: Testbed, receiver: str, sender: str, destination: str, port: int) -> str:
+    rx = bed.python(receiver, RECEIVER, str(port), "5")
+    assert rx.stdout is not None
+    assert rx.stdout.readline().strip() == "ready"
+    bed.python(sender, SENDER, destination, str(port), f"hello-{port}").wait(5)
+    out, _ = rx.communicate(timeout=10)
+    return out.strip()
+
+
+def test_registration_through_the_fa_and_packets_through_the_tunnel(bed: Testbed) -> None:
+    ha, fa, mn = _registered(bed)
+    binding = ha.status()["agent"]["bindings"][HOME_ADDRESS]
+    assert [b["care_of_address"] for b in binding] == [FA_ADDRESS]
+    assert 0 < binding[0]["lifetime_remaining"] <= binding[0]["lifetime"]
+    fa_status = fa.status()
+    assert HOME_ADDRESS in fa_status["agent"]["visitors"]
+    assert fa_status["dataplane"]["visitors"][HOME_ADDRESS]["interface"] == "fa-ap"
+    mn_status = mn.status()
+    assert mn_status["agent"]["default_router"] == FA_ADDRESS
+
+    # HA side -> home address: intercepted into the HA's TUN, tunnelled to the FA (IP in IP
+    # over raw sockets), decapsulated and delivered on the access link.
+    assert _udp(bed, "mn", "ha", HOME_ADDRESS, 9999) == "hello-9999 198.18.1.1"
+    assert ha.status()["dataplane"]["counters"]["encapsulated"] >= 1
+    assert fa.status()["dataplane"]["counters"]["delivered"] >= 1
+    # MN -> HA side: reverse-tunnelled by the FA (RFC 3024), decapsulated by the HA.
+    assert _udp(bed, "ha", "mn", "198.18.2.1", 9998) == f"hello-9998 {HOME_ADDRESS}"
+    assert fa.status()["dataplane"]["counters"]["encapsulated"] >= 1
+
+
+def test_sigterm_removes_tun_devices_routes_and_neighbours(bed: Testbed) -> None:
+    ha, fa, mn = _registered(bed)
+    assert "mip4t-ha" in bed.exec("ha", "ip", "-o", "link", "show", "type", "tun").stdout
+    assert f"{HOME_ADDRESS} dev mip4t-ha" in bed.exec("ha", "ip", "route").stdout
+    assert f"{HOME_ADDRESS} dev fa-ap" in bed.exec("fa", "ip", "route").stdout
+    assert "PERMANENT" in bed.exec("fa", "ip", "neigh").stdout
+    assert "iif fa-ap lookup 4340" in bed.exec("fa", "ip", "rule").stdout
+    assert "default via" in bed.exec("mn", "ip", "route").stdout
+    for daemon in (ha, fa, mn):
+        assert daemon.stop() == 0, daemon.log_text()
+        assert not daemon.socket.exists()
+    for role in ("ha", "fa", "mn"):
+        assert bed.exec(role, "ip", "-o", "link", "show", "type", "tun").stdout == ""
+        routes = bed.exec(role, "ip", "-4", "route", "show", "table", "all").stdout
+        assert "proto static" not in routes  # every route the daemons added is gone
+        assert "default" not in routes
+        assert "PERMANENT" not in bed.exec(role, "ip", "neigh").stdout
+        assert "4340" not in bed.exec(role, "ip", "rule").stdout
+
+
+FUZZ = """
+import random, socket, sys
+rng = random.Random(int(sys.argv[2]))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(int(sys.argv[3])):
+    n = rng.randrange(0, 200)
+    data = bytes(rng.getrandbits(8) for _ in range(n))
+    if data and rng.random() < 0.5:
+        data = bytes([rng.choice([1, 3, 4, 5, 16, 17])]) + data[1:]
+    s.sendto(data, (sys.argv[1], 434))
+print("sent", flush=True)
+"""
+
+
+def test_daemon_survives_random_datagrams_and_bad_triggers(bed: Testbed) -> None:
+    ha, _fa, _mn = _registered(bed)
+    before = ha.status()["agent"]["bindings"]
+    fuzz = bed.python("fa", FUZZ, "198.18.1.1", "7", "1000")
+    out, err = fuzz.communicate(timeout=60)
+    assert out.strip() == "sent", err
+    bad = [
+        {"command": "trigger", "kind": "L2-XX", "params": {}},
+        {"command": "trigger", "kind": "L2-MT", "params": {}},
+        {"command": "trigger", "kind": "L2-ST", "params": {"mn": "zz", "fa": "1.2.3"}},
+        {"command": "trigger", "kind": "L2-LU", "params": {"interface": 3}},
+        {"command": "trigger", "kind": "L2-LD", "params": {"bogus": "1"}},
+        {"command": "trigger", "kind": "L2-MT", "params": {"fa": FA_ADDRESS}},  # not for an HA
+        {"command": "nope"},
+        ["not", "an", "object"],
+    ]
+    rng = random.Random(3)
+    for i in range(200):
+        message = bad[i % len(bad)]
+        answer = request(ha.socket, message)  # type: ignore[arg-type]
+        assert answer["ok"] is False, answer
+    for _ in range(50):  # garbage lines on the control socket
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            sock.connect(str(ha.socket))
+            sock.sendall(bytes(rng.getrandbits(8) for _ in range(64)).replace(b"\n", b"") + b"\n")
+            assert b'"ok": false' in sock.recv(4096)
+    time.sleep(0.5)
+    status = ha.status()
+    assert ha.process.poll() is None
+    after = status["agent"]["bindings"]
+    assert after.keys() == before.keys()
+    assert [b["care_of_address"] for b in after[HOME_ADDRESS]] == [
+        b["care_of_address"] for b in before[HOME_ADDRESS]
+    ]
+    assert status["daemon"]["received"]["protocol-17"] >= 1000
+    assert sum(status["agent_drops"].values()) >= 900
+    assert status["daemon"]["drops"]["bad-control-request"] >= 200
+    assert status["daemon"]["drops"].get("internal-error", 0) == 0
+    # still serving: the tunnel works after the storm
+    assert _udp(bed, "mn", "ha", HOME_ADDRESS, 9997) == "hello-9997 198.18.1.1"
