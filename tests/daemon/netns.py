@@ -33,7 +33,9 @@ def netns_list() -> list[str]:
 
 
 class Daemon:
-    def __init__(self, bed: Testbed, ns: str, name: str, config: str) -> None:
+    def __init__(
+        self, bed: Testbed, ns: str, name: str, config: str, extra: tuple[str, ...] = ()
+    ) -> None:
         self.ns = ns
         self.name = name
         self.dir = bed.dir / name
@@ -57,6 +59,7 @@ class Daemon:
                 str(self.config),
                 "--log-level",
                 "debug",
+                *extra,
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -169,8 +172,8 @@ class Testbed:
             for link in links:
                 sh("ip", "-n", ns, "link", "set", link, "up")
 
-    def start(self, role: str, config: str) -> Daemon:
-        daemon = Daemon(self, self.ns[role], role, config)
+    def start(self, role: str, config: str, *extra: str) -> Daemon:
+        daemon = Daemon(self, self.ns[role], role, config, extra)
         self.daemons.append(daemon)
         return daemon
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,8 +45,8 @@ def bed(tmp_path: Path) -> Iterator[Testbed]:
     assert not [ns for ns in netns_list() if ns in testbed.ns.values()]
 
 
-def _registered(bed: Testbed) -> tuple[Daemon, Daemon, Daemon]:
-    ha = bed.start("ha", HA_CONFIG)
+def _registered(bed: Testbed, *ha_args: str) -> tuple[Daemon, Daemon, Daemon]:
+    ha = bed.start("ha", HA_CONFIG, *ha_args)
     fa = bed.start("fa", FA_CONFIG)
     ha.wait_ready()
     fa.wait_ready()
@@ -165,3 +166,112 @@ def test_daemon_survives_random_datagrams_and_bad_triggers(bed: Testbed) -> None
     assert status["daemon"]["drops"].get("internal-error", 0) == 0
     # still serving: the tunnel works after the storm
     assert _udp(bed, "mn", "ha", HOME_ADDRESS, 9997) == "hello-9997 198.18.1.1"
+
+
+METRICS = """
+import sys, urllib.request
+print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())
+"""
+
+
+def test_metrics_trigger_command_and_kernel_link_events(bed: Testbed) -> None:
+    ha, fa, mn = _registered(bed, "--metrics", "127.0.0.1:9434")
+    scrape = bed.python("ha", METRICS, "http://127.0.0.1:9434/metrics")
+    text, err = scrape.communicate(timeout=10)
+    assert scrape.returncode == 0, err
+    assert (
+        'mip4_registration_messages_total{direction="received",message="registration-request"}'
+        in text
+    )
+    assert 'mip4_registration_replies_total{code="0",direction="sent"} 1.0' in text
+    assert 'mip4_tunnels{kind="binding"} 1.0' in text
+    assert "mip4_drops_total" in text
+
+    # mip4 trigger through the CLI: L2-LD at the MN withdraws its default router
+    result = bed.exec(
+        "mn",
+        sys.executable,
+        "-m",
+        "mip4.cli",
+        "trigger",
+        "--socket",
+        str(mn.socket),
+        "L2-LD",
+        "interface=mn-radio",
+    )
+    assert result.stdout.startswith("L2-LD: ok"), result.stderr
+    assert mn.status()["agent"]["link_up"] is False
+    assert "default" not in bed.exec("mn", "ip", "route").stdout
+    bad = bed.exec(
+        "mn",
+        sys.executable,
+        "-m",
+        "mip4.cli",
+        "trigger",
+        "--socket",
+        str(mn.socket),
+        "L2-LU",
+        "interface=wlan9",
+        check=False,
+    )
+    assert bad.returncode == 2 and "unknown interface wlan9" in bad.stderr
+    # ... and the kernel's link events do the same: the access link loses its carrier
+    bed.exec(
+        "mn",
+        sys.executable,
+        "-m",
+        "mip4.cli",
+        "trigger",
+        "--socket",
+        str(mn.socket),
+        "L2-LU",
+        "interface=mn-radio",
+    )
+    assert mn.status()["agent"]["link_up"] is True
+    bed.exec("fa", "ip", "link", "set", "fa-ap", "down")
+    wait_for(lambda: mn.status()["agent"]["link_up"] is False, 5.0, "L2-LD from the kernel")
+    bed.exec("fa", "ip", "link", "set", "fa-ap", "up")
+    wait_for(lambda: mn.status()["agent"]["link_up"] is True, 5.0, "L2-LU from the kernel")
+    status = bed.exec(
+        "ha", sys.executable, "-m", "mip4.cli", "status", "--socket", str(ha.socket)
+    ).stdout
+    assert "Mobility bindings" in status and HOME_ADDRESS in status and FA_ADDRESS in status
+    assert fa.status()["agent_drops"] == {}
+
+
+RAW_FUZZ = """
+import random, socket, sys
+rng = random.Random(int(sys.argv[2]))
+socks = {p: socket.socket(socket.AF_INET, socket.SOCK_RAW, p) for p in (1, 4, 47, 50, 55)}
+for i in range(int(sys.argv[3])):
+    protocol = rng.choice(list(socks))
+    n = rng.randrange(8, 120)
+    data = bytearray(rng.getrandbits(8) for _ in range(n))
+    if protocol in (4, 55) and n >= 20 and rng.random() < 0.5:
+        data[0] = 0x45  # looks like an inner IPv4 header
+    if protocol == 1 and n >= 1 and rng.random() < 0.5:
+        data[0] = rng.choice([3, 9, 10])  # unreachable, advertisement, solicitation
+    socks[protocol].sendto(bytes(data), (sys.argv[1], 0))
+print("sent", flush=True)
+"""
+
+
+def test_daemon_survives_random_packets_on_its_raw_sockets(bed: Testbed) -> None:
+    ha, fa, _mn = _registered(bed)
+    before = ha.status()["agent"]["bindings"]
+    for target, seed in (("198.18.1.1", "11"), ("198.18.1.2", "12")):
+        fuzz = bed.python("fa" if target.endswith(".1") else "ha", RAW_FUZZ, target, seed, "1000")
+        out, err = fuzz.communicate(timeout=60)
+        assert out.strip() == "sent", err
+    time.sleep(0.5)
+    for daemon in (ha, fa):
+        assert daemon.process.poll() is None
+        status = daemon.status()
+        assert status["daemon"]["drops"].get("internal-error", 0) == 0, daemon.log_text()
+        assert status["dataplane"]["drops"].get("bad-tunnel", 0) > 0
+    after = ha.status()["agent"]["bindings"]
+    assert [b["care_of_address"] for b in after[HOME_ADDRESS]] == [
+        b["care_of_address"] for b in before[HOME_ADDRESS]
+    ]
+    assert HOME_ADDRESS in fa.status()["agent"]["visitors"]
+    assert _udp(bed, "mn", "ha", HOME_ADDRESS, 9996) == "hello-9996 198.18.1.1"
