@@ -43,12 +43,13 @@ def test_simulate_table(capsys: pytest.CaptureFixture[str]) -> None:
     ("argv", "message"),
     [
         (
-            ["--method", "pre-mobile"],
-            "method 'pre-mobile' is not available yet; available: standard, standard-solicit",
+            ["--method", "post-source"],
+            "method 'post-source' is not available yet; available: standard, standard-solicit, "
+            "pre-mobile, pre-source, pre-target",
         ),
         (
             ["--method", "teleport"],
-            "unknown method 'teleport'; available: standard, standard-solicit",
+            "unknown method 'teleport'; available: standard, standard-solicit, pre-mobile",
         ),
         (["--set", "radio.bogus=1"], "unknown key 'radio.bogus'; [radio] accepts:"),
         (

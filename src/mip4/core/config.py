@@ -20,6 +20,7 @@ from mip4.core.actions import TunnelMode
 from mip4.core.packets import ALL_MOBILITY_AGENTS, ALL_SYSTEMS, LIMITED_BROADCAST
 from mip4.core.security import SecurityAssociation
 from mip4.errors import LocalUsageError
+from mip4.wire.esp import EspMode, EspSecurityAssociation
 
 MAX_LIFETIME = 0xFFFF  # RFC 5944 §3.3: 16-bit Lifetime, 0xFFFF = infinity
 DEFAULT_REPLAY_SKEW = 7.0  # RFC 5944 §5.7.1: "a default value of 7 seconds MAY be used"
@@ -209,6 +210,165 @@ class HomeAgentConfig:
             raise _fail(self, "advertisement", "must be an AdvertisementConfig or None")
 
 
+# ---------------------------------------------------------------------------- RFC 4881 PRE
+
+CHALLENGE_WINDOW = 2  # RFC 4721 §3: default (and minimum recommended) challenge window
+MIN_SOLICITATION_FLOOR = 1.0  # RFC 4881 §3.5: "The minimum value ... is 1 second"
+TRIGGER_RATE_LIMIT = 10  # RFC 4881 §11: at most 10 trigger-caused advertisements per second
+PRE_SOL_INTERVAL = 1.0  # RFC 4881 §3.6
+PRE_SOL_ATTEMPTS = 2  # RFC 4881 §3.6
+LOW_LATENCY_COPIES = 2  # RFC 4881 §3.4: "default recommendation: 2" on lossy links
+
+
+def _check_esp(obj: object, name: str, mode: EspMode, *, optional: bool = False) -> None:
+    value = getattr(obj, name)
+    if value is None and optional:
+        return
+    if not isinstance(value, EspSecurityAssociation) or value.mode is not mode:
+        raise _fail(obj, name, f"must be a {mode.value}-mode EspSecurityAssociation")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NeighbourFa:
+    """A neighbouring FA an MN may hand off to (RFC 4881 §3.5: a configured list).
+
+    Inter-FA ICMP is protected with ESP, HMAC-SHA1-96 (RFC 4881 §3.4.1, §11): ``esp_out``
+    and ``esp_in`` are the transport-mode SAs for the solicitations and advertisements sent
+    to and received from it; ``tunnel_out`` / ``tunnel_in`` the tunnel-mode SAs of the
+    tunnelled nFA advertisement (§3.4.2; None: L2-TT is not used with this neighbour).
+    ``access_point_ids`` are its access points (§3.4.1: the AP-id to FA table).
+    """
+
+    address: IPv4Address
+    esp_out: EspSecurityAssociation
+    esp_in: EspSecurityAssociation
+    tunnel_out: EspSecurityAssociation | None = None
+    tunnel_in: EspSecurityAssociation | None = None
+    access_point_ids: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_address(self, "address")
+        _check_esp(self, "esp_out", EspMode.TRANSPORT)
+        _check_esp(self, "esp_in", EspMode.TRANSPORT)
+        _check_esp(self, "tunnel_out", EspMode.TUNNEL, optional=True)
+        _check_esp(self, "tunnel_in", EspMode.TUNNEL, optional=True)
+        for ap in self.access_point_ids:
+            if not isinstance(ap, int) or isinstance(ap, bool) or not 0 <= ap <= 0xFFFFFFFF:
+                raise _fail(self, "access_point_ids", f"must hold 32-bit ints, got {ap!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PreRegistrationConfig:
+    """PRE-REGISTRATION at an FA (RFC 4881 §3).
+
+    ``neighbours``: the configured nFAs (§3.5). ``access_point_ids``: this FA's own access
+    points (so a trigger naming one of them is not a handoff, §3.8).
+    ``min_solicitation_interval``: the period of the inter-FA solicitations that keep the
+    advertisement cache fresh (§3.5); None gives the recommended 0.5 x ``challenge_window``
+    x the advertisement interval, never below 1 s. ``cache_lifetime``: how long a cached
+    advertisement may be proxied (None: its ICMP Lifetime, or the challenge window times the
+    advertisement interval when ``challenge_window`` is used, §3.5). ``trigger_rate_limit``
+    trigger-caused advertisements per second at most (§11). ``advertisement_copies`` and
+    ``solicitation_copies``: copies of each PrRtAdv and inter-FA solicitation (§8.1.1,
+    §8.1.2 MAY). ``low_latency_ttl_hops``: how many routed hops a low-latency Registration
+    Request (one carrying an LLA 138) may have crossed; it replaces RFC 3024's TTL 255
+    check for those requests (docs/decisions.md).
+    """
+
+    neighbours: tuple[NeighbourFa, ...] = ()
+    access_point_ids: tuple[int, ...] = ()
+    min_solicitation_interval: float | None = None
+    challenge_window: int = CHALLENGE_WINDOW
+    use_challenge: bool = False
+    cache_lifetime: float | None = None
+    trigger_rate_limit: int = TRIGGER_RATE_LIMIT
+    advertisement_copies: int = 1
+    solicitation_copies: int = 1
+    low_latency_ttl_hops: int = 8
+
+    def __post_init__(self) -> None:
+        _check_bool(self)
+        for n in self.neighbours:
+            if not isinstance(n, NeighbourFa):
+                raise _fail(self, "neighbours", f"must hold NeighbourFa values, got {n!r}")
+        if len({n.address for n in self.neighbours}) != len(self.neighbours):
+            raise _fail(self, "neighbours", "each neighbour must appear once")
+        if self.min_solicitation_interval is not None:
+            _check_positive(
+                self, "min_solicitation_interval", minimum=MIN_SOLICITATION_FLOOR, strict=False
+            )
+        if self.cache_lifetime is not None:
+            _check_positive(self, "cache_lifetime")
+        for name in (
+            "challenge_window",
+            "trigger_rate_limit",
+            "advertisement_copies",
+            "solicitation_copies",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise _fail(self, name, f"must be an int >= 1, got {value!r}")
+        hops = self.low_latency_ttl_hops
+        if not isinstance(hops, int) or isinstance(hops, bool) or not 1 <= hops <= 254:
+            raise _fail(self, "low_latency_ttl_hops", f"must be an int in 1..254, got {hops!r}")
+
+    def solicitation_interval(self, advertisement_interval: float) -> float:
+        """MIN_SOLICITATION_INTERVAL (RFC 4881 §3.5)."""
+        if self.min_solicitation_interval is not None:
+            return self.min_solicitation_interval
+        recommended = 0.5 * self.challenge_window * advertisement_interval
+        return max(MIN_SOLICITATION_FLOOR, recommended)
+
+    def neighbour(self, address: IPv4Address) -> NeighbourFa | None:
+        for n in self.neighbours:
+            if n.address == address:
+                return n
+        return None
+
+    def resolve_access_point(self, ap_id: int) -> IPv4Address | None:
+        """§3.4.1: the configured table of access point identifiers to FA addresses."""
+        for n in self.neighbours:
+            if ap_id in n.access_point_ids:
+                return n.address
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MnPreRegistrationConfig:
+    """PRE-REGISTRATION at the MN (RFC 4881 §3.3, §3.6, Appendix C).
+
+    ``simultaneous_bindings``: the S bit in low-latency requests (§3.1 and Appendix C allow
+    it; on by default so the HA bicasts across the L2 handoff). ``copies``: copies of each
+    low-latency request (§3.4; 1 on reliable links). ``identify_by``: what the PrRtSol names
+    the nFA with, ``"address"`` (LLA sub-type 5) or ``"access-point"`` (sub-type 6), never
+    both (§3.3). PrRtSol retries: once after ``pre_sol_interval``, then ``pre_sol_attempts``
+    times with exponential backoff (§3.6). ``fallback_after``: with a low-latency request
+    unanswered this long after L2-LU, the MN registers in the standard way (§8.1).
+    ``drop_old_binding``: after a low-latency registration with the S bit, a plain
+    registration with the nFA replaces the simultaneous bindings (RFC 5944 §3.6.1.2), so the
+    HA stops bicasting and never reaches its binding limit on a long path.
+    """
+
+    simultaneous_bindings: bool = True
+    copies: int = 1
+    identify_by: str = "address"
+    pre_sol_interval: float = PRE_SOL_INTERVAL
+    pre_sol_attempts: int = PRE_SOL_ATTEMPTS
+    fallback_after: float = 1.0
+    drop_old_binding: bool = True
+
+    def __post_init__(self) -> None:
+        _check_bool(self)
+        if not isinstance(self.copies, int) or isinstance(self.copies, bool) or self.copies < 1:
+            raise _fail(self, "copies", f"must be an int >= 1, got {self.copies!r}")
+        if self.identify_by not in ("address", "access-point"):
+            raise _fail(self, "identify_by", "must be 'address' or 'access-point'")
+        _check_positive(self, "pre_sol_interval")
+        if not isinstance(self.pre_sol_attempts, int) or self.pre_sol_attempts < 0:
+            raise _fail(self, "pre_sol_attempts", "must be an int >= 0")
+        _check_positive(self, "fallback_after")
+
+
 # ---------------------------------------------------------------------------- foreign agent
 
 
@@ -259,6 +419,7 @@ class ForeignAgentConfig:
     max_pending: int | None = None
     denial_interval: float = 1.0  # RFC 5944 §3.7.2, RFC 3024 §4.2.1: <= 1 denial/s per MN
     gfa: GfaOption | None = None
+    pre_registration: PreRegistrationConfig | None = None  # RFC 4881 §3
 
     def __post_init__(self) -> None:
         _check_bool(self)
@@ -286,6 +447,10 @@ class ForeignAgentConfig:
             raise _fail(self, "reverse_tunnel_required", "needs reverse_tunnel_offered")
         if self.gfa is not None and not isinstance(self.gfa, GfaOption):
             raise _fail(self, "gfa", "must be a GfaOption or None")
+        if self.pre_registration is not None and not isinstance(
+            self.pre_registration, PreRegistrationConfig
+        ):
+            raise _fail(self, "pre_registration", "must be a PreRegistrationConfig or None")
 
     @property
     def addresses(self) -> frozenset[IPv4Address]:
@@ -337,6 +502,8 @@ class MobileNodeConfig:
     max_solicitation_interval: float = 60.0
     solicitation_jitter: float = 0.0
     regional_registration: bool = True
+    pre_registration: MnPreRegistrationConfig | None = None  # RFC 4881 §3
+    deferred_registration: bool = False  # RFC 4881 §4.4: POST-REGISTRATION handoffs
 
     def __post_init__(self) -> None:
         _check_bool(self)
@@ -379,6 +546,10 @@ class MobileNodeConfig:
         _check_positive(self, "solicitation_jitter", strict=False)
         if self.solicitation_jitter >= 1.0:
             raise _fail(self, "solicitation_jitter", "must be below 1 (a fraction)")
+        if self.pre_registration is not None and not isinstance(
+            self.pre_registration, MnPreRegistrationConfig
+        ):
+            raise _fail(self, "pre_registration", "must be a MnPreRegistrationConfig or None")
 
 
 # ---------------------------------------------------------------------------- GFA
@@ -447,8 +618,14 @@ def describe(config: Any) -> dict[str, object]:
             out[f.name] = value.name.lower()
         elif isinstance(value, tuple):
             out[f.name] = [str(v) for v in value]
-        elif isinstance(value, AdvertisementConfig | GfaOption):
+        elif isinstance(value, AdvertisementConfig | GfaOption | MnPreRegistrationConfig):
             out[f.name] = describe(value)
+        elif isinstance(value, PreRegistrationConfig):
+            out[f.name] = {
+                "neighbours": [str(n.address) for n in value.neighbours],
+                "access_point_ids": list(value.access_point_ids),
+                "trigger_rate_limit": value.trigger_rate_limit,
+            }
         else:
             out[f.name] = value
     return out
@@ -465,6 +642,9 @@ __all__ = [
     "GatewayForeignAgentConfig",
     "GfaOption",
     "HomeAgentConfig",
+    "MnPreRegistrationConfig",
     "MobileNodeConfig",
+    "NeighbourFa",
+    "PreRegistrationConfig",
     "describe",
 ]

@@ -205,7 +205,7 @@ class ForeignAgentRegistration(Agent):
             raise Denied(ReplyCode.FA_DELIVERY_STYLE_NOT_SUPPORTED, "encapsulating delivery")
         if not reverse and cfg.reverse_tunnel_required and request.lifetime != 0:
             raise Denied(ReplyCode.FA_REVERSE_TUNNEL_MANDATORY, "T bit required")  # RFC 3024
-        if reverse and packet.ttl != REQUIRED_TTL:
+        if reverse and not self._ttl_acceptable(request, packet):
             # RFC 3024 §4.2.1: the FA MUST verify TTL 255, else 76.
             raise Denied(ReplyCode.FA_MN_TOO_DISTANT, f"TTL {packet.ttl} with the T bit")
         if reverse and not cfg.reverse_tunnel_offered:
@@ -230,6 +230,11 @@ class ForeignAgentRegistration(Agent):
         via_gfa = regional or (gfa is not None and coa == gfa.address)
         upstream = gfa.address if via_gfa and gfa is not None else request.home_agent
         return upstream, via_gfa
+
+    def _ttl_acceptable(self, request: AnyRequest, packet: ReceivedPacket) -> bool:
+        """RFC 3024 §4.2.1's TTL check (PRE-REGISTRATION relaxes it for routed low-latency
+        requests, :mod:`mip4.core.pre_registration`)."""
+        return packet.ttl == REQUIRED_TTL
 
     def _relay_request(
         self,

@@ -52,10 +52,10 @@ from mip4.core.discovery import ADVERTISE_TIMER, Advertiser
 from mip4.core.fa_registration import (
     PENDING_TIMER,
     VISITOR_TIMER,
-    ForeignAgentRegistration,
     VisitorRecord,
 )
 from mip4.core.packets import ReceivedPacket
+from mip4.core.pre_registration import ForeignAgentPreRegistration
 from mip4.core.security import RandomSource
 from mip4.core.triggers import LinkDown, LinkUp, SourceTrigger, TargetTrigger
 from mip4.wire.icmp import (
@@ -72,7 +72,7 @@ from mip4.wire.registration import (
 )
 
 
-class ForeignAgent(ForeignAgentRegistration):
+class ForeignAgent(ForeignAgentPreRegistration):
     """A foreign agent: advertisements, the visitor list, relaying registrations."""
 
     def __init__(self, config: ForeignAgentConfig, *, random: RandomSource) -> None:
@@ -111,6 +111,8 @@ class ForeignAgent(ForeignAgentRegistration):
         # has nothing to do on them; the low-latency methods replace these handlers.
         for trigger in (SourceTrigger, TargetTrigger, LinkUp, LinkDown):
             self._trigger_handlers[trigger] = self._ignore_trigger
+        # RFC 4881 §3: PRE-REGISTRATION, when configured (mip4.core.pre_registration).
+        self._install_pre_registration()
 
     # ------------------------------------------------------------------ views
 
@@ -137,10 +139,11 @@ class ForeignAgent(ForeignAgentRegistration):
             "advertisement_sequence": self.advertiser.sequence,
             "visitors": visitors,
             "pending": pending,
+            **({"pre_registration": self.pre_snapshot(now)} if self._pre is not None else {}),
         }
 
     def _on_start(self, now: float) -> list[Action]:
-        return self.advertiser.start(now)
+        return self.advertiser.start(now) + self._pre_start(now)
 
     # ------------------------------------------------------------------ discovery
 

@@ -42,7 +42,8 @@ GFA (MN-GFA authentication, a separate Identification sequence, §6.1); re-regis
 are home registrations, which refresh both the GFA and the HA (§5.1).
 
 L2 triggers: L2-LD marks the link down and withdraws the default router; L2-LU marks it up
-and, with ``solicit_on_link_up`` (method ``standard-solicit``), solicits at once.
+and, with ``solicit_on_link_up`` (method ``standard-solicit``), solicits at once. L2-MT and
+the PrRtAdv drive PRE-REGISTRATION when configured (:mod:`mip4.core.mn_pre_registration`).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from mip4.core.actions import (
     Notify,
 )
 from mip4.core.config import MobileNodeConfig
-from mip4.core.mn_discovery import MobileNodeDiscovery
+from mip4.core.mn_pre_registration import MobileNodePreRegistration
 from mip4.core.mn_state import (
     AGENT_TIMER,
     EXPIRY_TIMER,
@@ -73,7 +74,7 @@ from mip4.wire.registration import (
 )
 
 
-class MobileNode(MobileNodeDiscovery):
+class MobileNode(MobileNodePreRegistration):
     """A mobile node with one radio interface."""
 
     def __init__(self, config: MobileNodeConfig, *, random: RandomSource) -> None:
@@ -91,6 +92,8 @@ class MobileNode(MobileNodeDiscovery):
         self._trigger_handlers[LinkUp] = self._on_link_up
         # L2-MT drives PRE-REGISTRATION (RFC 4881 §3.3); the base method ignores it.
         self._trigger_handlers[MobileTrigger] = self._ignore_trigger
+        # RFC 4881 §3: PRE-REGISTRATION, when configured (mip4.core.mn_pre_registration).
+        self._install_pre_registration()
 
     # ------------------------------------------------------------------ views
 
@@ -127,6 +130,7 @@ class MobileNode(MobileNodeDiscovery):
             },
             "soliciting": self._soliciting,
             "default_router": None if self._router is None else str(self._router),
+            **({"pre_registration": self.pre_snapshot()} if self._pre is not None else {}),
         }
 
     def _on_start(self, now: float) -> list[Action]:

@@ -4,7 +4,10 @@
 agent: addresses, MACs and interface names from the plan, timers and options from the
 scenario, one MN-HA security association per MN (HMAC-MD5, RFC 5944 §3.5), FA-GFA and MN-GFA
 associations when the scenario has a GFA (RFC 4857 §11), and the method's options
-(``standard-solicit``: the MN solicits on L2-LU).
+(``standard-solicit``: the MN solicits on L2-LU; ``pre-*``: PRE-REGISTRATION, RFC 4881 §3,
+with each FA's neighbours being the FAs it shares a wired link with, one ESP HMAC-SHA1-96 SA
+per direction and mode between neighbours, and each cell's access point id, see
+:func:`pre_registration`).
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
 from mip4.core.actions import TunnelMode
+from mip4.core.config import MnPreRegistrationConfig, NeighbourFa, PreRegistrationConfig
 from mip4.core.security import RandomSource, SecurityAssociation
 from mip4.sim.network import AIR, WIRED, Agent
+from mip4.wire.esp import EspMode, EspSecurityAssociation
 
 if TYPE_CHECKING:
     from mip4.sim.runner import NodePlan, WorldPlan
@@ -30,6 +35,53 @@ _ENCAPSULATION = {
 def security_association(spi: int, label: str) -> SecurityAssociation:
     """A deterministic HMAC-MD5 association (the key is derived from ``label``)."""
     return SecurityAssociation(spi=spi, key=hashlib.sha256(label.encode()).digest()[:16])
+
+
+PRE_METHODS = frozenset({"pre-mobile", "pre-source", "pre-target"})
+
+
+def esp_association(
+    source: NodePlan, destination: NodePlan, tunnel: bool
+) -> EspSecurityAssociation:
+    """A deterministic inter-FA ESP SA (RFC 4881 §3.4, §11: HMAC-SHA1-96) from ``source`` to
+    ``destination``; the SPI names the pair and the mode."""
+    label = f"esp:{source.name}->{destination.name}:{'tunnel' if tunnel else 'transport'}"
+    return EspSecurityAssociation(
+        spi=0x10000 + ((source.index << 12) | destination.index) * 2 + int(tunnel),
+        auth_key=hashlib.sha256(label.encode()).digest()[:20],
+        mode=EspMode.TUNNEL if tunnel else EspMode.TRANSPORT,
+    )
+
+
+def neighbour_indices(world: WorldPlan, index: int) -> list[int]:
+    """0-based indices of the FAs next to FA ``index`` (0-based): the wired FA-FA links of
+    :class:`~mip4.sim.runner.World` (a line, or the grid's 4-neighbourhood)."""
+    n = len(world.fas)
+    if world.scenario.mobility.model == "grid":
+        from mip4.sim.mobility import grid_neighbours
+
+        return sorted(grid_neighbours(index, n))
+    return [j for j in (index - 1, index + 1) if 0 <= j < n]
+
+
+def pre_registration(node: NodePlan, world: WorldPlan) -> PreRegistrationConfig:
+    """An FA's PRE-REGISTRATION configuration (RFC 4881 §3.4.1, §3.5): its neighbours with
+    their ESP SAs and access point ids (FA k serves the cell whose access point id is k)."""
+    me = node.index - 1
+    neighbours = []
+    for j in neighbour_indices(world, me):
+        other = world.fas[j]
+        neighbours.append(
+            NeighbourFa(
+                address=other.address,
+                esp_out=esp_association(node, other, False),
+                esp_in=esp_association(other, node, False),
+                tunnel_out=esp_association(node, other, True),
+                tunnel_in=esp_association(other, node, True),
+                access_point_ids=(other.index,),
+            )
+        )
+    return PreRegistrationConfig(neighbours=tuple(neighbours), access_point_ids=(node.index,))
 
 
 def make_agent(node: NodePlan, world: WorldPlan, random: RandomSource) -> Agent:
@@ -103,6 +155,9 @@ def make_agent(node: NodePlan, world: WorldPlan, random: RandomSource) -> Agent:
                 registration_lifetime=max(1800, lifetime),
                 reverse_tunnel_offered=True,
                 gfa=gfa_option,
+                pre_registration=pre_registration(node, world)
+                if world.method in PRE_METHODS
+                else None,
             ),
             random=random,
         )
@@ -139,8 +194,15 @@ def make_agent(node: NodePlan, world: WorldPlan, random: RandomSource) -> Agent:
                 reverse_tunnel=protocol.reverse_tunnel,
                 encapsulation=_ENCAPSULATION[protocol.encapsulation],
                 simultaneous_bindings=protocol.simultaneous_bindings,
-                solicit_on_link_up=world.method == "standard-solicit",
+                solicit_on_link_up=world.method == "standard-solicit"
+                or world.method in PRE_METHODS,
                 regional_registration=gfa is not None,
+                pre_registration=MnPreRegistrationConfig(
+                    simultaneous_bindings=protocol.low_latency_s_bit,
+                    copies=protocol.low_latency_copies or (2 if scenario.radio.air_loss > 0 else 1),
+                )
+                if world.method in PRE_METHODS
+                else None,
             ),
             random=random,
         )

@@ -45,11 +45,8 @@ from mip4.sim.scenario import Scenario
 from mip4.sim.trace import JsonLinesSink, Trace, TraceSink
 from mip4.sim.traffic import Traffic
 
-METHODS_AVAILABLE = ("standard", "standard-solicit")
+METHODS_AVAILABLE = ("standard", "standard-solicit", "pre-mobile", "pre-source", "pre-target")
 METHODS_LATER = (
-    "pre-mobile",
-    "pre-source",
-    "pre-target",
     "post-source",
     "post-target",
     "combined",

@@ -20,7 +20,8 @@ one-way delay), ``topology.jitter_ms``, ``topology.loss``, ``topology.bandwidth_
 core), ``mobility.handoffs`` (ping-pong), ``mobility.fast_dwell_ms`` (time in the middle cell
 of ``fast``), ``mobility.dwell_jitter_s``, ``traffic.start_s``, ``traffic.downlink``,
 ``traffic.uplink``, ``protocol.encapsulation``, ``protocol.simultaneous_bindings``,
-``protocol.advertisement_jitter``, ``protocol.buffer_limit``, ``description``.
+``protocol.advertisement_jitter``, ``protocol.buffer_limit``, ``protocol.low_latency_s_bit``,
+``protocol.low_latency_copies``, ``description``.
 """
 
 from __future__ import annotations
@@ -106,6 +107,10 @@ class Protocol(_Section):
     simultaneous_bindings: bool = False
     encapsulation: Literal["ipip", "minimal", "gre"] = "ipip"
     buffer_limit: int = Field(default=64, ge=0)
+    # RFC 4881 §3.1, Appendix C: the S bit in low-latency requests (the HA bicasts)
+    low_latency_s_bit: bool = True
+    # RFC 4881 §3.4: copies of each low-latency request (0: 2 on a lossy air link, else 1)
+    low_latency_copies: int = Field(default=0, ge=0, le=4)
 
 
 class Scenario(_Section):
