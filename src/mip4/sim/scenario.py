@@ -21,7 +21,8 @@ core), ``mobility.handoffs`` (ping-pong), ``mobility.fast_dwell_ms`` (time in th
 of ``fast``), ``mobility.dwell_jitter_s``, ``traffic.start_s``, ``traffic.downlink``,
 ``traffic.uplink``, ``protocol.encapsulation``, ``protocol.simultaneous_bindings``,
 ``protocol.advertisement_jitter``, ``protocol.buffer_limit``, ``protocol.low_latency_s_bit``,
-``protocol.low_latency_copies``, ``description``.
+``protocol.low_latency_copies``, ``description``, ``methods`` (the methods the scenario is
+meant to show, e.g. ``["pre-source"]`` for RFC 4881 Figure 2).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ RADIO_PROFILES: dict[str, dict[str, float]] = {
     "wlan": {"air_delay_ms": 2.0, "l2_handoff_ms": 100.0, "trigger_lead_ms": 200.0},
     "cellular": {"air_delay_ms": 10.0, "l2_handoff_ms": 50.0, "trigger_lead_ms": 300.0},
     "fast-wlan": {"air_delay_ms": 1.0, "l2_handoff_ms": 20.0, "trigger_lead_ms": 100.0},
+    "wimax": {"air_delay_ms": 5.0, "l2_handoff_ms": 150.0, "trigger_lead_ms": 250.0},
 }
 
 
@@ -64,7 +66,7 @@ class Topology(_Section):
 
 
 class Radio(_Section):
-    profile: Literal["wlan", "cellular", "fast-wlan"] = "wlan"
+    profile: Literal["wlan", "cellular", "fast-wlan", "wimax"] = "wlan"
     air_delay_ms: float | None = Field(default=None, ge=0, description="d_w, one-way MN-FA delay")
     air_loss: float = Field(default=0.0, ge=0, le=1)
     l2_handoff_ms: float | None = Field(default=None, ge=0, description="T_L2, L2-LD to L2-LU")
@@ -117,6 +119,9 @@ class Scenario(_Section):
     name: str = "custom"
     description: str = ""
     seed: int = 1
+    # the methods this scenario is meant to show (e.g. the RFC figure's); tools such as
+    # ``mip4 compare`` highlight them; empty: every method is equally at home
+    methods: list[str] = Field(default_factory=list)
     duration_s: float | None = Field(default=None, gt=0, description="default: every handoff")
     topology: Topology = Field(default_factory=Topology)
     radio: Radio = Field(default_factory=Radio)
@@ -126,6 +131,12 @@ class Scenario(_Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
+        from mip4.sim import runner  # lazy: the runner imports this module
+
+        known = (*runner.METHODS_AVAILABLE, *runner.METHODS_LATER)
+        for method in self.methods:
+            if method not in known:
+                raise ValueError(f"methods: unknown method {method!r}; known: {', '.join(known)}")
         m, r = self.mobility, self.radio
         assert r.l2_handoff_ms is not None
         if m.model in ("ping-pong",) and self.topology.fas < 2:
