@@ -67,6 +67,45 @@ def _add_daemon(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     status.set_defaults(handler=command.run_status)
 
 
+def _add_experiments(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from mip4.experiments import command
+
+    compare = commands.add_parser(
+        "compare",
+        help="run every handoff method on a scenario: table, report with plots, MSCs, pcaps",
+        description="Run every available handoff method on one scenario with the same seed "
+        "and print a table; with --out write report.html, report.md, charts, sequence "
+        "charts, traces, pcaps and results.json.",
+    )
+    command.add_compare_arguments(compare)
+    compare.set_defaults(handler=command.run_compare)
+    sweep = commands.add_parser(
+        "sweep",
+        help="a grid over scenario keys, methods and seeds: tidy CSV and plots with 95% CIs",
+        description="Run a grid of simulations (--param key=v1,v2,... repeatable) in parallel "
+        "on local processes or a Dask cluster; write a tidy CSV (one row per run and "
+        "handoff), resumable, and line plots with 95% confidence intervals.",
+    )
+    command.add_sweep_arguments(sweep)
+    sweep.set_defaults(handler=command.run_sweep)
+    scenarios = commands.add_parser(
+        "scenarios",
+        help="list the built-in scenarios and radio profiles",
+        description="List the built-in scenarios with one line each, and the radio profiles.",
+    )
+    command.add_scenarios_arguments(scenarios)
+    scenarios.set_defaults(handler=command.run_scenarios)
+    validate = commands.add_parser(
+        "validate",
+        help="the analytical model against the simulator, every method",
+        description="Run the analytical model of design.md against the simulator over a grid "
+        "of T_L2, d_FH, T_adv and trigger lead for every available method; print a table "
+        "and, with --out, write it as CSV and Markdown with a plot.",
+    )
+    command.add_validate_arguments(validate)
+    validate.set_defaults(handler=command.run_validate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mip4",
@@ -97,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_arguments(bench)
     bench.set_defaults(handler=_bench)
     _add_simulate(commands)
+    _add_experiments(commands)
     _add_daemon(commands)
     return parser
 

@@ -1,0 +1,282 @@
+"""The ``compare``, ``sweep``, ``scenarios`` and ``validate`` sub-commands (design.md,
+"Command line"). Bad input (unknown scenario, key, value or method) prints one line on stderr
+naming it and what is accepted, and exits with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from mip4.errors import LocalUsageError
+
+
+def _console(stderr: bool = False) -> Console:
+    """A console; wide when it is not a terminal (tables in logs and pipes stay readable)."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, width=160)
+    return console
+
+
+def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "scenario",
+        nargs="?",
+        default="corridor",
+        metavar="SCENARIO",
+        help="a built-in scenario (see `mip4 scenarios`) or a TOML file (default: corridor)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario key, e.g. --set radio.profile=cellular (repeatable)",
+    )
+
+
+def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
+    _scenario_arguments(parser)
+    parser.add_argument("--seed", type=int, default=None, metavar="N", help="random seed")
+    parser.add_argument(
+        "--methods",
+        metavar="A,B",
+        help="compare only these methods (default: every available method)",
+    )
+    parser.add_argument(
+        "--out", metavar="DIR", help="write the report (report.html, report.md, ...) into DIR"
+    )
+    parser.add_argument(
+        "--json", metavar="FILE", help="write the compare JSON to FILE ('-': stdout)"
+    )
+    parser.add_argument(
+        "--no-pcap", action="store_true", help="with --out: do not write the pcap taps"
+    )
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from mip4.experiments.compare import compare, compare_json, table, write_json
+    from mip4.experiments.library import select_methods
+    from mip4.sim.scenario import load_scenario
+
+    try:
+        methods = select_methods(args.methods)
+        scenario = load_scenario(args.scenario, args.overrides)
+    except LocalUsageError as exc:
+        print(f"mip4 compare: error: {exc}", file=sys.stderr)
+        return 2
+    to_stdout = args.json == "-"
+    console = _console(stderr=to_stdout)
+    out = Path(args.out) if args.out else None
+    try:
+        with console.status("running") as status:
+            comparison = compare(
+                scenario,
+                methods,
+                seed=args.seed,
+                out=out,
+                pcaps=not args.no_pcap,
+                progress=lambda m: status.update(f"simulating {scenario.name} with {m}"),
+            )
+            comparison.overrides = list(args.overrides)
+            if out is not None:
+                from mip4.experiments.report import write_report
+
+                status.update("drawing the report")
+                write_report(comparison, out)
+    except OSError as exc:
+        print(f"mip4 compare: error: {exc}", file=sys.stderr)
+        return 2
+    data = compare_json(comparison)
+    if to_stdout:
+        json.dump(data, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        if args.json:
+            write_json(data, Path(args.json))
+        console.print(table(comparison))
+        if out is not None:
+            console.print(f"report: {out / 'report.html'} (and report.md, results.json)")
+    return 0
+
+
+def add_scenarios_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="one JSON object per scenario")
+
+
+def run_scenarios(args: argparse.Namespace) -> int:
+    from mip4.experiments.library import radio_profiles, scenario_infos
+
+    infos = scenario_infos()
+    if args.json:
+        for info in infos:
+            print(json.dumps(info.to_dict()))
+        return 0
+    width = max(len(i.name) for i in infos)
+    for info in infos:
+        shows = f" [shows {', '.join(info.methods)}]" if info.methods else ""
+        print(f"{info.name:<{width}}  {info.description}{shows}")
+    profiles = "; ".join(
+        f"{name} (" + ", ".join(f"{k} {v:g}" for k, v in values.items()) + ")"
+        for name, values in radio_profiles().items()
+    )
+    print(f"\nradio profiles (--set radio.profile=NAME; every key overridable): {profiles}")
+    return 0
+
+
+def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    _scenario_arguments(parser)
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        required=True,
+        metavar="KEY=V1,V2,...",
+        help="a scenario key and its values, e.g. radio.trigger_lead_ms=0,20,50 (repeatable: "
+        "the grid is the product; the first key is the plots' x axis)",
+    )
+    parser.add_argument(
+        "--methods", metavar="A,B", help="methods to run (default: every available method)"
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=3, metavar="N", help="seeds per point (default: 3)"
+    )
+    parser.add_argument(
+        "--out", default="out/sweep", metavar="DIR", help="output folder (default: out/sweep)"
+    )
+    parser.add_argument(
+        "--dask", metavar="ADDRESS", help="run on this Dask scheduler instead of local processes"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, metavar="N", help="local processes (default: CPUs)"
+    )
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from mip4.experiments import sweep
+    from mip4.experiments.library import select_methods
+
+    try:
+        params = sweep.parse_params(args.param)
+        methods = select_methods(args.methods)
+        specs = sweep.plan_runs(args.scenario, args.overrides, params, methods, args.seeds)
+        out = Path(args.out)
+        sweep.read_done(out / sweep.CSV_NAME, sweep.columns(params))
+    except LocalUsageError as exc:
+        print(f"mip4 sweep: error: {exc}", file=sys.stderr)
+        return 2
+    console = _console(stderr=True)
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("runs", total=len(specs))
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            outcome = sweep.sweep(
+                specs, params, out, dask=args.dask, workers=args.workers, advance=advance
+            )
+        except OSError as exc:
+            print(f"mip4 sweep: error: {exc}", file=sys.stderr)
+            return 2
+    csv_path = out / sweep.CSV_NAME
+    if outcome.interrupted:
+        console.print(
+            f"interrupted: {outcome.skipped + outcome.finished} of {outcome.total} runs are in "
+            f"{csv_path}; run the same command again to resume"
+        )
+        return 130
+    for spec, error in outcome.failed[:5]:
+        console.print(
+            f"[red]run failed[/red] {spec.method} seed {spec.seed} {spec.params}: {error}"
+        )
+    plots = sweep.plot(out, params, methods)
+    console.print(
+        f"{outcome.finished} runs done, {outcome.skipped} already there, "
+        f"{len(outcome.failed)} failed; rows in {csv_path}; plots {', '.join(map(str, plots))}"
+    )
+    return 1 if outcome.failed else 0
+
+
+def add_validate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out", metavar="DIR", help="write validate.csv, validate.md and the plot into DIR"
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=4, metavar="N", help="seeds per point (default: 4)"
+    )
+    parser.add_argument(
+        "--methods", metavar="A,B", help="methods to check (default: every available method)"
+    )
+    parser.add_argument("--quick", action="store_true", help="a small grid (checks that it runs)")
+    parser.add_argument(
+        "--workers", type=int, default=None, metavar="N", help="local processes (default: CPUs)"
+    )
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
+    from rich.table import Table
+
+    from mip4.experiments import validate
+    from mip4.experiments.library import select_methods
+
+    try:
+        methods = select_methods(args.methods)
+        if args.seeds < 1:
+            raise LocalUsageError("--seeds must be at least 1")
+    except LocalUsageError as exc:
+        print(f"mip4 validate: error: {exc}", file=sys.stderr)
+        return 2
+    console = _console()
+    with Progress(
+        "{task.description}", BarColumn(), MofNCompleteColumn(), console=_console(stderr=True)
+    ) as progress:
+        task = progress.add_task("runs", total=None)
+        points = validate.validate(
+            methods,
+            seeds=args.seeds,
+            quick=args.quick,
+            workers=args.workers,
+            advance=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    out = Table(
+        title="analytical model against the simulator: L3 extra (ms)",
+        caption=f"agrees: within one packet interval ({validate.INTERVAL_MS:g} ms) plus the "
+        "95% confidence interval of the simulated mean",
+    )
+    for column in ("parameter", "value", "method", "model", "simulated", "95% CI", "n", "agrees"):
+        out.add_column(column, justify="left" if column in ("parameter", "method") else "right")
+    for p in points:
+        out.add_row(
+            p.parameter,
+            f"{p.value:g}",
+            p.method,
+            "-" if p.model is None else f"{p.model:.1f}",
+            f"{p.sim_mean:.1f}",
+            f"±{p.sim_ci:.1f}",
+            str(p.samples),
+            {True: "yes", False: "[red]no[/red]", None: "-"}[p.agrees],
+        )
+    console.print(out)
+    agreed = sum(1 for p in points if p.agrees)
+    judged = sum(1 for p in points if p.agrees is not None)
+    console.print(f"{agreed} of {judged} points agree with the model")
+    if args.out:
+        paths = validate.write(points, Path(args.out))
+        console.print(f"written: {', '.join(str(p) for p in paths)}")
+    return 0

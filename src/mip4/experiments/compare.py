@@ -1,0 +1,245 @@
+"""``mip4 compare``: every available method on one scenario, with the same seed.
+
+:func:`compare` runs the methods one after another (each run keeps the control records of
+the whole world and the data records of MN1 in memory, see :class:`~.focus.FocusSink`) and
+returns a :class:`Comparison`; :func:`compare_json` is the ``compare --json`` object of
+design.md; :func:`table` is the rich table the command prints; :mod:`.report` writes the
+report from the same object.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from mip4.experiments.focus import (
+    Event,
+    FocusSink,
+    Window,
+    handoff_window,
+    participants,
+    window_events,
+)
+from mip4.experiments.library import featured_methods
+from mip4.experiments.plots import TimelineData
+from mip4.sim.runner import World
+from mip4.sim.scenario import Scenario
+from mip4.sim.trace import TraceRecord
+
+FOCUS_MN = "MN1"
+
+
+@dataclass(slots=True)
+class MethodRun:
+    """One method's run: its result, the focused trace and the handoff the charts show."""
+
+    method: str
+    result: dict[str, Any]
+    records: list[TraceRecord] = field(default_factory=list)
+    window: Window | None = None
+    names: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        summary: dict[str, Any] = self.result["summary"]
+        return summary
+
+
+@dataclass(slots=True)
+class Comparison:
+    scenario: Scenario
+    seed: int
+    overrides: list[str]
+    runs: list[MethodRun]
+
+    @property
+    def featured(self) -> list[str]:
+        return featured_methods(self.scenario)
+
+
+def first_handoff(result: dict[str, Any], mn: str = FOCUS_MN) -> dict[str, Any] | None:
+    """The first handoff of ``mn`` whose disruption could be measured (else its first)."""
+    mine = [h for h in result["handoffs"] if h["mn"] == mn]
+    measured = [h for h in mine if h.get("disruption_ms") is not None]
+    chosen: dict[str, Any] | None = (measured or mine or [None])[0]
+    return chosen
+
+
+def run_method(
+    scenario: Scenario,
+    method: str,
+    seed: int,
+    *,
+    pcap_dir: Path | None = None,
+    trace_path: Path | None = None,
+) -> MethodRun:
+    """Run one method with a focused trace; find the handoff window and its events."""
+    sink = FocusSink(FOCUS_MN)
+    world = World(scenario, method, seed=seed, sinks=[sink], pcap_dir=pcap_dir)
+    result = world.run()
+    if trace_path is not None:
+        sink.write_jsonl(trace_path)
+    assert scenario.radio.trigger_lead_ms is not None
+    run = MethodRun(method, result, sink.records)
+    run.window = handoff_window(
+        sink.records, first_handoff(result), lead_s=scenario.radio.trigger_lead_ms / 1000.0
+    )
+    if run.window is not None:
+        run.names = participants(run.window, sink.records)
+        run.events = window_events(sink.records, run.window)
+    return run
+
+
+def compare(
+    scenario: Scenario,
+    methods: Sequence[str],
+    *,
+    seed: int | None = None,
+    out: Path | None = None,
+    pcaps: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> Comparison:
+    """Run every method in ``methods`` on ``scenario`` with the same seed."""
+    seed = scenario.seed if seed is None else seed
+    runs = []
+    for method in methods:
+        if progress is not None:
+            progress(method)
+        pcap_dir = trace_path = None
+        if out is not None:
+            (out / "traces").mkdir(parents=True, exist_ok=True)
+            trace_path = out / "traces" / f"{method}.jsonl"
+            if pcaps:
+                pcap_dir = out / "pcap" / method
+        runs.append(run_method(scenario, method, seed, pcap_dir=pcap_dir, trace_path=trace_path))
+    return Comparison(scenario, seed, [], runs)
+
+
+def compare_json(comparison: Comparison) -> dict[str, Any]:
+    """``{"scenario": str, "results": [{"method": str, "summary": {...}}, ...]}``."""
+    return {
+        "scenario": comparison.scenario.name,
+        "results": [{"method": r.method, "summary": r.summary} for r in comparison.runs],
+    }
+
+
+def write_json(data: dict[str, Any], path: Path) -> None:
+    with open(path, "w", encoding="utf-8") as stream:
+        json.dump(data, stream, indent=2)
+        stream.write("\n")
+
+
+def _ms(value: object) -> str:
+    return "-" if not isinstance(value, int | float) else f"{value:.1f}"
+
+
+TABLE_COLUMNS = (
+    "method",
+    "handoffs",
+    "disruption mean",
+    "p95",
+    "max",
+    "L3 extra mean",
+    "lost",
+    "dup",
+    "air msgs",
+    "air bytes",
+    "core msgs",
+    "core bytes",
+)
+
+
+def table_rows(comparison: Comparison) -> list[list[str]]:
+    """The table's cells, one row per method (milliseconds with one decimal)."""
+    rows = []
+    for run in comparison.runs:
+        s = run.summary
+        d = s["disruption_ms"]
+        sig = s["signalling"]
+        marker = " *" if run.method in comparison.featured else ""
+        rows.append(
+            [
+                run.method + marker,
+                str(s["handoffs"]),
+                _ms(d["mean"]),
+                _ms(d["p95"]),
+                _ms(d["max"]),
+                _ms(s["l3_extra_ms"]["mean"]),
+                str(s["lost"]),
+                str(s["duplicates"]),
+                str(sig["air"]["messages"]),
+                str(sig["air"]["bytes"]),
+                str(sig["wired"]["messages"]),
+                str(sig["wired"]["bytes"]),
+            ]
+        )
+    return rows
+
+
+def table(comparison: Comparison) -> Table:
+    s = comparison.scenario
+    radio = s.radio
+    caption = (
+        f"seed {comparison.seed}; times in ms; lost/dup: packets of both directions over the "
+        f"whole run; signalling on the air and on the wired core. L2 gap {radio.l2_handoff_ms:g}"
+        f" ms, trigger lead {radio.trigger_lead_ms:g} ms, d_FH {s.topology.ha_delay_ms:g} ms."
+    )
+    if comparison.featured:
+        caption += f" * the method this scenario shows ({', '.join(comparison.featured)})."
+    out = Table(title=f"mip4 compare: {s.name}", caption=caption)
+    for i, column in enumerate(TABLE_COLUMNS):
+        out.add_column(column, justify="left" if i == 0 else "right")
+    for row in table_rows(comparison):
+        out.add_row(*row)
+    return out
+
+
+def timeline_span(runs: Sequence[MethodRun]) -> tuple[float, float] | None:
+    """The span every timeline panel shows, relative to each run's L2-LD (seconds)."""
+    spans = [
+        (r.window.start - r.window.l2_ld, r.window.end - r.window.l2_ld)
+        for r in runs
+        if r.window is not None
+    ]
+    if not spans:
+        return None
+    return min(a for a, _ in spans), max(b for _, b in spans)
+
+
+def timeline_data(run: MethodRun, span: tuple[float, float]) -> TimelineData:
+    """What the timeline draws for ``run`` (times relative to L2-LD) within ``span``."""
+    data = TimelineData(run.method)
+    window = run.window
+    if window is None:
+        return data
+    t0 = window.l2_ld
+    start, end = t0 + span[0], t0 + span[1]
+    data.l2_gap = (0.0, window.l2_lu - t0)
+    if window.trigger is not None:
+        data.trigger = (window.trigger[0], window.trigger[1] - t0)
+    arrived_seqs: set[int] = set()
+    sent: list[tuple[float, int]] = []
+    for rec in run.records:
+        if rec.kind != "data" or rec.fields.get("flow") != "down":
+            continue
+        seq = int(rec.fields["seq"])  # type: ignore[call-overload]
+        if rec.direction == "rx":
+            arrived_seqs.add(seq)
+            if start <= rec.time <= end:
+                data.arrived.append((rec.time - t0, seq))
+        elif rec.direction == "tx" and start - 0.2 <= rec.time <= end:
+            sent.append((rec.time - t0, seq))
+    data.sent = sent
+    data.lost = [(t, s) for t, s in sent if s not in arrived_seqs]
+    data.signalling = [(e.time - t0, e.source, e.label) for e in run.events if e.kind == "message"]
+    handoff = first_handoff(run.result)
+    if handoff is not None:
+        data.disruption_ms = handoff.get("disruption_ms")
+        data.l3_extra_ms = handoff.get("l3_extra_ms")
+    return data
