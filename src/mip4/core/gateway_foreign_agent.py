@@ -80,6 +80,7 @@ from mip4.wire.messages import MOBILE_IP_PORT
 from mip4.wire.registration import (
     INFINITE_LIFETIME,
     RegionalRegistrationRequest,
+    RegistrationFlags,
     RegistrationReply,
     RegistrationRequest,
     ReplyCode,
@@ -394,12 +395,19 @@ class GatewayForeignAgent(Agent):
             cap = INFINITE_LIFETIME if left is None else max(0, math.floor(left))
             lifetime = min(granted(request.lifetime, cfg.max_regional_lifetime), cap)
             expires = expiry(now, lifetime)
+            previous_fa = visitor.current_fa
             visitor = dataclasses.replace(
                 visitor, current_fa=request.care_of_address, regional_expires_at=expires
             )
             if expires is not None:
                 out.append(self._start_timer((REGIONAL_TIMER, home), expires))
             care_of = (request.care_of_address,)
+            if request.flags & RegistrationFlags.S and previous_fa not in (None, care_of[0]):
+                assert previous_fa is not None
+                # The S bit (RFC 5944 §3.6.1.2) of a low-latency regional request (RFC 4881
+                # §3.1, Appendix A): keep tunnelling to the previous FA as well, until the
+                # next regional registration without S.
+                care_of = (previous_fa, care_of[0])
         self._visitors[home] = visitor
         out.insert(
             0,

@@ -360,10 +360,12 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
         if mac is None:
             return super()._on_request(request, packet, now)
         rec = self._records.get(request.home_address)
-        if (
-            rec is not None
-            and rec.pending is not None
-            and rec.pending.identification == request.identification
+        if rec is not None and (
+            (rec.pending is not None and rec.pending.identification == request.identification)
+            or (
+                isinstance(rec.handoff, PreHandoff)
+                and rec.handoff.identification == request.identification
+            )
         ):
             # §3.4: a second copy of the low-latency request; relayed once only.
             return [

@@ -1,0 +1,174 @@
+"""PRE-REGISTRATION under loss and attack in the simulator (RFC 4881 §8.1, §11), and its GFA
+path (§3.1 steps 3-4, Appendix A).
+
+Loss: each PRE-REGISTRATION message of the first handoff is dropped once; the MN still ends
+registered with the nFA, within the bound the RFC implies (stated in :data:`BOUND_S`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mip4.core.actions import SendPacket
+from mip4.core.triggers import FaIdentifier, MnIdentifier, SourceTrigger
+from mip4.sim.network import Node
+from mip4.sim.runner import World
+from mip4.sim.scenario import load_scenario
+from mip4.sim.trace import ListSink, TraceRecord
+
+FA2 = "198.18.2.2"
+FIRST_TRIGGER = 5.8  # settle 1 s + dwell 5 s - lead 200 ms
+L2_LU = 6.1
+# §8.1: when PRE signalling is lost, the MN registers in the standard way once connected to
+# the nFA: at once when it learns the handoff was not confirmed (the nFA's answer to its
+# solicitation comes without a reply), else when its PRE fallback timer (1 s after L2-LU,
+# the RFC 5944 §3.6.3 retransmission interval) fires; then one registration round trip
+# 2 (d_w + d_FH) = 44 ms, and the solicitation's 2 d_w. Everything within 1.1 s of L2-LU.
+BOUND_S = 1.0 + 2 * (0.002 + 0.020) + 2 * 0.002 + 0.05
+
+LOSSES = {
+    "pre-source": [
+        ("FA1", "proxy_router_advertisement"),
+        ("MN1", "registration_request"),
+        ("FA2", "registration_request"),
+        ("HA", "registration_reply"),
+        ("FA2", "registration_reply"),
+        ("MN1", "agent_solicitation"),
+        ("FA1", "inter_fa_solicitation"),
+        ("FA2", "inter_fa_advertisement"),
+    ],
+    "pre-target": [
+        ("FA2", "tunnelled_agent_advertisement"),
+        ("FA1", "proxy_router_advertisement"),
+        ("MN1", "registration_request"),
+        ("FA2", "registration_reply"),
+    ],
+    "pre-mobile": [
+        ("MN1", "proxy_router_solicitation"),
+        ("FA1", "proxy_router_advertisement"),
+        ("MN1", "registration_request"),
+        ("HA", "registration_reply"),
+        ("FA2", "registration_reply"),
+    ],
+}
+CASES = [(m, node, message) for m, losses in LOSSES.items() for node, message in losses]
+
+
+def world(method: str, *overrides: str) -> tuple[World, ListSink]:
+    sink = ListSink()
+    return World(load_scenario("corridor", list(overrides)), method, sinks=[sink]), sink
+
+
+def accepted_at_nfa(records: list[TraceRecord], after: float) -> float:
+    return next(
+        r.time
+        for r in records
+        if r.node == "MN1"
+        and r.message == "registration-accepted"
+        and r.fields.get("agent") == FA2
+        and r.time > after
+    )
+
+
+@pytest.mark.parametrize(("method", "node", "message"), CASES)
+def test_each_message_lost_once_still_ends_registered_with_the_nfa(
+    method: str, node: str, message: str
+) -> None:
+    w, sink = world(method)
+    lost: list[float] = []
+
+    def lose_once(sender: Node, action: SendPacket) -> bool:
+        now = w.engine.now
+        if not lost and sender.name == node and action.message == message and now >= FIRST_TRIGGER:
+            lost.append(now)
+            return True
+        return False
+
+    w.net.loss_rules.append(lose_once)
+    result: dict[str, Any] = w.run()
+    assert lost, f"{node} never sent {message}"
+    assert w.net.drops[(node, "injected-loss")] == 1  # counted
+    accepted = accepted_at_nfa(sink.records, FIRST_TRIGGER)
+    assert accepted <= L2_LU + BOUND_S
+    assert result["summary"]["handoffs"] == 2
+    second = result["handoffs"][1]  # the next handoff is untouched
+    assert abs(second["l3_extra_ms"]) <= 1.0
+
+
+def test_lost_prrtadv_falls_back_to_standard_registration_on_l2_lu() -> None:
+    """§8.1.1: the MN connects to the nFA without prior signalling, solicits on L2-LU and
+    registers in the standard way: the handoff costs what standard-solicit costs."""
+    w, sink = world("pre-source")
+    w.net.loss_rules.append(
+        lambda sender, action: (
+            sender.name == "FA1" and action.message == "proxy_router_advertisement"
+        )
+    )
+    result = w.run()
+    solicit = World(load_scenario("corridor", []), "standard-solicit").run()
+    first, std = result["handoffs"][0], solicit["handoffs"][0]  # type: ignore[index]
+    assert abs(first["l3_extra_ms"] - std["l3_extra_ms"]) <= 20.0
+    # The standard request went on-link to the nFA: no LLA, TTL 255 accepted.
+    assert not [r for r in sink.records if r.message == "low-latency-request" and r.time < 7.0]
+
+
+def test_lost_low_latency_request_is_noticed_at_once_from_the_nfa_answer() -> None:
+    """The nFA answers the MN's solicitation without a reply (it never got the request):
+    the MN falls back at once instead of waiting for its timer."""
+    w, sink = world("pre-source")
+    w.net.loss_rules.append(  # the low-latency request: the MN's request before L2-LU
+        lambda sender, action: (
+            sender.name == "MN1"
+            and action.message == "registration_request"
+            and FIRST_TRIGGER <= w.engine.now < L2_LU
+        )
+    )
+    w.run()
+    fallback = [r for r in sink.records if r.message == "pre-registration-fallback"]
+    assert fallback and fallback[0].time == pytest.approx(L2_LU + 2 * 0.002)
+    assert accepted_at_nfa(sink.records, FIRST_TRIGGER) <= L2_LU + 2 * 0.002 + 2 * 0.022 + 1e-6
+
+
+def test_a_trigger_flood_in_the_simulator_is_limited_and_counted() -> None:
+    """§11: 1,000 L2-ST triggers in one second at the oFA give 10 PrRtAdvs; the other 990
+    are dropped and counted; the MN's handoff still works."""
+    w, sink = world("pre-source")
+    fa1 = w.fas[0]
+    mn = w.mns[0]
+    trigger = SourceTrigger(
+        mn=MnIdentifier(link_address=mn.mac, home_address=w.plan.mns[0].address),
+        new_fa=FaIdentifier(address=w.plan.fas[1].address),
+    )
+    for k in range(1000):
+        w.engine.at(3.0 + k / 1000.0, fa1.l2_trigger, trigger, {"flood": k})
+    result = w.run()
+    sent = [
+        r
+        for r in sink.records
+        if r.node == "FA1"
+        and r.message == "proxy_router_advertisement"
+        and r.direction == "tx"
+        and 3.0 <= r.time < 4.0
+    ]
+    assert len(sent) == 10
+    assert w.net.agent_drops[("FA1", "rate-limited")] == 990
+    assert [abs(h["l3_extra_ms"]) <= 1.0 for h in result["handoffs"]] == [True, True]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("method", ["pre-source", "pre-target", "pre-mobile"])
+def test_gfa_path_uses_regional_registration(method: str) -> None:
+    """§3.1 steps 3-4, Appendix A: with a GFA the low-latency request is a Regional
+    Registration Request, answered by the GFA (which bicasts on the S bit), never the HA."""
+    w, sink = world(method, "topology.gfa=true")
+    result = w.run()
+    window = [r for r in sink.records if FIRST_TRIGGER <= r.time <= L2_LU + 0.01]
+    mn_requests = [
+        r for r in window if r.node == "MN1" and r.direction == "tx" and "request" in r.message
+    ]
+    assert [r.message for r in mn_requests][:1] == ["regional_registration_request"]
+    assert not [r for r in window if r.node == "HA" and r.kind == "packet"]
+    assert [r for r in window if r.node == "GFA" and r.message == "regional_registration_reply"]
+    for h in result["handoffs"]:  # type: ignore[attr-defined]
+        assert abs(h["l3_extra_ms"]) <= 1.0 and h["lost"] == 5
