@@ -14,11 +14,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# every available handoff method on the corridor: a table, and out/demo/report.html
 demo: $(STAMP)
-	mkdir -p out/demo
-	$(BIN)/mip4 decode --write-sample out/demo/sample.pcap
-	$(BIN)/mip4 decode --pcap out/demo/sample.pcap --table
-	$(BIN)/mip4 decode --pcap out/demo/sample.pcap > out/demo/sample.jsonl
+	$(BIN)/mip4 compare corridor --out out/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
