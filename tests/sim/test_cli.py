@@ -43,9 +43,9 @@ def test_simulate_table(capsys: pytest.CaptureFixture[str]) -> None:
     ("argv", "message"),
     [
         (
-            ["--method", "post-source"],
-            "method 'post-source' is not available yet; available: standard, standard-solicit, "
-            "pre-mobile, pre-source, pre-target",
+            ["--method", "combined"],
+            "method 'combined' is not available yet; available: standard, standard-solicit, "
+            "pre-mobile, pre-source, pre-target, post-source, post-target",
         ),
         (
             ["--method", "teleport"],

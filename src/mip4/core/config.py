@@ -369,6 +369,74 @@ class MnPreRegistrationConfig:
         _check_positive(self, "fallback_after")
 
 
+# ---------------------------------------------------------------------------- RFC 4881 POST
+
+CONFIG_HFAIL = 10.0  # RFC 4881 §8.2.2: the oFA retransmits its lifetime-0 HRqst this long
+COMBINED_TIMER = 1.0  # RFC 4881 §5: the nFA's timer, "default ... 1 second"
+ANCHOR_POLICIES = ("earliest", "latest")  # RFC 4881 §4.2: when the aFA moves the BET
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PostRegistrationConfig:
+    """POST-REGISTRATION (RFC 4881 §4) and the combined method (§5) at an FA.
+
+    ``neighbours`` maps each neighbouring FA's address to the FA-FA security association
+    (HMAC-MD5, Generalized Authentication sub-type 2: RFC 4881 §4, RFC 4857 §11) that every
+    HRqst, HRply and HTT exchanged with it carries. ``tunnel_lifetime`` is the BET lifetime
+    this FA offers, requests and grants at most (§4.3: never 0xFFFF unless
+    ``allow_infinite``). ``reverse_tunnel``: T offered/requested (§4.5, §7);
+    ``ingress_filtering``: the nFA must reverse-tunnel, so it sets T in an HRply(s) even when
+    the oFA did not offer it (§4.1 step 3b); ``reverse_to_home_agent``: the nFA honours B by
+    tunnelling uplink packets to the HA (§4.1: only without nFA-HA security requirements or
+    with an nFA-HA SA). ``encapsulation``: the M/G bits this FA uses for its end of a tunnel.
+    ``anchor_policy``: when an aFA moves the BET to the nFA in a three-party handoff,
+    ``"earliest"`` (after its HRply(t)) or ``"latest"`` (on the oFA's HRqst(r)) (§4.2).
+    ``reply_timeout``: how long an HRqst(s)/(t)/HTT waits for its reply (no retransmission:
+    the L2 handoff does not wait). ``config_hfail`` and ``retransmit_initial``: the
+    lifetime-0 HRqst of §8.2.2 is retransmitted with exponential backoff from
+    ``retransmit_initial`` for ``config_hfail`` seconds. ``renew_fraction``: the current FA
+    asks the aFA to renew at this fraction of the BET lifetime (§4.3). ``replay_skew``:
+    Identification timestamps must be within this of the FA's clock (RFC 5944 §5.7.1).
+    ``combined``: the combined method (§5): L2-ST/L2-TT drive PRE-REGISTRATION and the nFA
+    starts ``combined_timer`` on L2-TT or on a low-latency request carrying an LLA
+    sub-type 7; on expiry it starts POST-REGISTRATION towards that oFA.
+    """
+
+    neighbours: Mapping[IPv4Address, SecurityAssociation] = field(default_factory=_empty_sas)
+    tunnel_lifetime: int = 60
+    allow_infinite: bool = False
+    reverse_tunnel: bool = True
+    ingress_filtering: bool = False
+    reverse_to_home_agent: bool = True
+    encapsulation: TunnelMode = TunnelMode.IP_IN_IP
+    anchor_policy: str = "earliest"
+    reply_timeout: float = 1.0
+    config_hfail: float = CONFIG_HFAIL
+    retransmit_initial: float = 0.5
+    renew_fraction: float = 0.8
+    replay_skew: float = DEFAULT_REPLAY_SKEW
+    combined: bool = False
+    combined_timer: float = COMBINED_TIMER
+
+    def __post_init__(self) -> None:
+        _check_bool(self)
+        _check_sas(self, "neighbours")
+        _check_lifetime(self, "tunnel_lifetime")
+        if self.tunnel_lifetime == MAX_LIFETIME and not self.allow_infinite:
+            # RFC 4881 §4.3: FAs SHOULD NOT use 0xFFFF ("good until canceled").
+            raise _fail(self, "tunnel_lifetime", "0xFFFF needs allow_infinite (RFC 4881 §4.3)")
+        if not isinstance(self.encapsulation, TunnelMode):
+            raise _fail(self, "encapsulation", f"must be a TunnelMode, got {self.encapsulation!r}")
+        if self.anchor_policy not in ANCHOR_POLICIES:
+            raise _fail(self, "anchor_policy", "must be 'earliest' or 'latest'")
+        for name in ("reply_timeout", "config_hfail", "retransmit_initial", "replay_skew"):
+            _check_positive(self, name)
+        _check_positive(self, "combined_timer")
+        _check_positive(self, "renew_fraction")
+        if self.renew_fraction >= 1.0:
+            raise _fail(self, "renew_fraction", "must be below 1")
+
+
 # ---------------------------------------------------------------------------- foreign agent
 
 
@@ -420,6 +488,7 @@ class ForeignAgentConfig:
     denial_interval: float = 1.0  # RFC 5944 §3.7.2, RFC 3024 §4.2.1: <= 1 denial/s per MN
     gfa: GfaOption | None = None
     pre_registration: PreRegistrationConfig | None = None  # RFC 4881 §3
+    post_registration: PostRegistrationConfig | None = None  # RFC 4881 §4, §5
 
     def __post_init__(self) -> None:
         _check_bool(self)
@@ -451,6 +520,10 @@ class ForeignAgentConfig:
             self.pre_registration, PreRegistrationConfig
         ):
             raise _fail(self, "pre_registration", "must be a PreRegistrationConfig or None")
+        if self.post_registration is not None and not isinstance(
+            self.post_registration, PostRegistrationConfig
+        ):
+            raise _fail(self, "post_registration", "must be a PostRegistrationConfig or None")
 
     @property
     def addresses(self) -> frozenset[IPv4Address]:
@@ -474,6 +547,8 @@ class MobileNodeConfig:
     ``reregister_fraction`` of the granted lifetime has elapsed. ``eager`` registers with any
     new FA heard (RFC 4881 §3.6); False keeps the current FA while it is heard (RFC 5944 §3.6).
     ``solicit_on_link_up`` sends an Agent Solicitation on L2-LU (method ``standard-solicit``).
+    ``deferred_registration``: after a POST-REGISTRATION handoff the MN defers its
+    registration (RFC 4881 §4.4, :mod:`mip4.core.mn_post_registration`).
     """
 
     name: str
@@ -620,6 +695,13 @@ def describe(config: Any) -> dict[str, object]:
             out[f.name] = [str(v) for v in value]
         elif isinstance(value, AdvertisementConfig | GfaOption | MnPreRegistrationConfig):
             out[f.name] = describe(value)
+        elif isinstance(value, PostRegistrationConfig):
+            out[f.name] = {
+                "neighbours": sorted(str(a) for a in value.neighbours),
+                "tunnel_lifetime": value.tunnel_lifetime,
+                "anchor_policy": value.anchor_policy,
+                "combined": value.combined,
+            }
         elif isinstance(value, PreRegistrationConfig):
             out[f.name] = {
                 "neighbours": [str(n.address) for n in value.neighbours],
@@ -645,6 +727,7 @@ __all__ = [
     "MnPreRegistrationConfig",
     "MobileNodeConfig",
     "NeighbourFa",
+    "PostRegistrationConfig",
     "PreRegistrationConfig",
     "describe",
 ]

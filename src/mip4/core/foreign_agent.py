@@ -47,6 +47,7 @@ from mip4.core.actions import (
     TimerKey,
     TunnelMode,
 )
+from mip4.core.combined import ForeignAgentCombined
 from mip4.core.config import ForeignAgentConfig
 from mip4.core.discovery import ADVERTISE_TIMER, Advertiser
 from mip4.core.fa_registration import (
@@ -72,7 +73,7 @@ from mip4.wire.registration import (
 )
 
 
-class ForeignAgent(ForeignAgentPreRegistration):
+class ForeignAgent(ForeignAgentCombined, ForeignAgentPreRegistration):
     """A foreign agent: advertisements, the visitor list, relaying registrations."""
 
     def __init__(self, config: ForeignAgentConfig, *, random: RandomSource) -> None:
@@ -113,6 +114,11 @@ class ForeignAgent(ForeignAgentPreRegistration):
             self._trigger_handlers[trigger] = self._ignore_trigger
         # RFC 4881 §3: PRE-REGISTRATION, when configured (mip4.core.pre_registration).
         self._install_pre_registration()
+        # RFC 4881 §4, §5: POST-REGISTRATION and the combined method, when configured
+        # (mip4.core.post_registration, mip4.core.combined); L2 triggers dispatch to PRE
+        # and/or POST by the configured method.
+        self._install_post_registration()
+        self._install_combined()
 
     # ------------------------------------------------------------------ views
 
@@ -140,6 +146,7 @@ class ForeignAgent(ForeignAgentPreRegistration):
             "visitors": visitors,
             "pending": pending,
             **({"pre_registration": self.pre_snapshot(now)} if self._pre is not None else {}),
+            **({"post_registration": self.post_snapshot(now)} if self._post is not None else {}),
         }
 
     def _on_start(self, now: float) -> list[Action]:

@@ -54,6 +54,7 @@ from mip4.core.actions import (
     Notify,
 )
 from mip4.core.config import MobileNodeConfig
+from mip4.core.mn_post_registration import MobileNodePostRegistration
 from mip4.core.mn_pre_registration import MobileNodePreRegistration
 from mip4.core.mn_state import (
     AGENT_TIMER,
@@ -74,7 +75,7 @@ from mip4.wire.registration import (
 )
 
 
-class MobileNode(MobileNodePreRegistration):
+class MobileNode(MobileNodePostRegistration, MobileNodePreRegistration):
     """A mobile node with one radio interface."""
 
     def __init__(self, config: MobileNodeConfig, *, random: RandomSource) -> None:
@@ -94,6 +95,9 @@ class MobileNode(MobileNodePreRegistration):
         self._trigger_handlers[MobileTrigger] = self._ignore_trigger
         # RFC 4881 §3: PRE-REGISTRATION, when configured (mip4.core.mn_pre_registration).
         self._install_pre_registration()
+        # RFC 4881 §4.4: deferred registration after POST-REGISTRATION handoffs, when
+        # configured (mip4.core.mn_post_registration).
+        self._install_post_registration()
 
     # ------------------------------------------------------------------ views
 

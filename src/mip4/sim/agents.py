@@ -17,7 +17,12 @@ from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
 from mip4.core.actions import TunnelMode
-from mip4.core.config import MnPreRegistrationConfig, NeighbourFa, PreRegistrationConfig
+from mip4.core.config import (
+    MnPreRegistrationConfig,
+    NeighbourFa,
+    PostRegistrationConfig,
+    PreRegistrationConfig,
+)
 from mip4.core.security import RandomSource, SecurityAssociation
 from mip4.sim.network import AIR, WIRED, Agent
 from mip4.wire.esp import EspMode, EspSecurityAssociation
@@ -38,6 +43,28 @@ def security_association(spi: int, label: str) -> SecurityAssociation:
 
 
 PRE_METHODS = frozenset({"pre-mobile", "pre-source", "pre-target"})
+POST_METHODS = frozenset({"post-source", "post-target"})
+
+
+def post_registration(
+    node: NodePlan, world: WorldPlan, *, combined: bool = False
+) -> PostRegistrationConfig:
+    """An FA's POST-REGISTRATION configuration (RFC 4881 §4, §5): one FA-FA HMAC-MD5 SA
+    (Generalized Authentication sub-type 2, RFC 4857 §11) with every FA up to two wired hops
+    away (a three-party handoff reaches the anchor, the neighbour of a neighbour)."""
+    me = node.index - 1
+    near = set(neighbour_indices(world, me))
+    for j in list(near):
+        near.update(neighbour_indices(world, j))
+    near.discard(me)
+    neighbours = {}
+    for j in sorted(near):
+        other = world.fas[j]
+        low, high = sorted((node.index, other.index))
+        neighbours[other.address] = security_association(
+            5000 + low * 1024 + high, f"fa-fa:{low}-{high}"
+        )
+    return PostRegistrationConfig(neighbours=neighbours, combined=combined)
 
 
 def esp_association(
@@ -158,6 +185,9 @@ def make_agent(node: NodePlan, world: WorldPlan, random: RandomSource) -> Agent:
                 pre_registration=pre_registration(node, world)
                 if world.method in PRE_METHODS
                 else None,
+                post_registration=post_registration(node, world)
+                if world.method in POST_METHODS
+                else None,
             ),
             random=random,
         )
@@ -197,6 +227,7 @@ def make_agent(node: NodePlan, world: WorldPlan, random: RandomSource) -> Agent:
                 solicit_on_link_up=world.method == "standard-solicit"
                 or world.method in PRE_METHODS,
                 regional_registration=gfa is not None,
+                deferred_registration=world.method in POST_METHODS,
                 pre_registration=MnPreRegistrationConfig(
                     simultaneous_bindings=protocol.low_latency_s_bit,
                     copies=protocol.low_latency_copies or (2 if scenario.radio.air_loss > 0 else 1),

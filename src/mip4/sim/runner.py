@@ -45,12 +45,16 @@ from mip4.sim.scenario import Scenario
 from mip4.sim.trace import JsonLinesSink, Trace, TraceSink
 from mip4.sim.traffic import Traffic
 
-METHODS_AVAILABLE = ("standard", "standard-solicit", "pre-mobile", "pre-source", "pre-target")
-METHODS_LATER = (
+METHODS_AVAILABLE = (
+    "standard",
+    "standard-solicit",
+    "pre-mobile",
+    "pre-source",
+    "pre-target",
     "post-source",
     "post-target",
-    "combined",
 )
+METHODS_LATER = ("combined",)
 DRAIN_S = 1.0
 MAX_MN_TAPS = 16  # pcap: the air interface of the first MNs only (file handles)
 
