@@ -2,7 +2,8 @@
 measured by ``mip4 bench``, which prints figures and ratios against a baseline run in the
 same process"). Tests run them with ``--quick`` and never assert timings.
 
-Benchmarks: ``codec`` (:mod:`mip4.bench.codec`), ``sim`` (:mod:`mip4.bench.sim`).
+Benchmarks: ``codec`` (:mod:`mip4.bench.codec`), ``sim`` (:mod:`mip4.bench.sim`),
+``daemon`` (:mod:`mip4.bench.daemon`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="timed repeats per measurement; the best is reported (default 5)",
     )
     _add_sim(benches)
+    _add_daemon(benches)
+
+
+def _add_daemon(benches: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from mip4.bench.daemon import add_arguments as add_daemon_arguments
+
+    daemon = benches.add_parser(
+        "daemon",
+        help="real daemons (root): HA registrations/s, FA relays/s, data-plane packets/s",
+        description="Registrations per second handled by an HA daemon and relayed by an FA "
+        "daemon, a bare asyncio UDP echo server's rate in the same run and the ratios, and "
+        "the user-space tunnel's packets per second (network namespaces; needs root).",
+    )
+    add_daemon_arguments(daemon)
 
 
 def _add_sim(benches: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,6 +85,10 @@ def run(args: argparse.Namespace) -> int:
         from mip4.bench.sim import run as run_sim
 
         return run_sim(args)
+    if args.bench == "daemon":
+        from mip4.bench.daemon import run as run_daemon
+
+        return run_daemon(args)
     raise AssertionError(f"unknown bench {args.bench!r}")  # argparse restricts the choices
 
 

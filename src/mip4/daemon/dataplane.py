@@ -198,6 +198,7 @@ class Netlink:
         self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="netlink")
         self.ipr: Any = self._worker.submit(self._open).result()
         self.installed: dict[tuple[object, ...], Callable[[], None]] = {}
+        self.params: dict[tuple[object, ...], tuple[object, ...]] = {}
 
     @staticmethod
     def _open() -> Any:
@@ -231,20 +232,32 @@ class Netlink:
         self.call("link", "set", index=self.ifindex(name), state="up")
 
     def _install(
-        self, key: tuple[object, ...], add: Callable[[], None], remove: Callable[[], None]
+        self,
+        key: tuple[object, ...],
+        add: Callable[[], None],
+        remove: Callable[[], None],
+        params: tuple[object, ...] = (),
     ) -> None:
         add()
         self.installed[key] = remove
+        self.params[key] = params
+
+    def _unchanged(self, key: tuple[object, ...], params: tuple[object, ...]) -> bool:
+        """True when ``key`` is installed with ``params`` already (no netlink round trip)."""
+        return key in self.installed and self.params.get(key) == params
 
     def _remove(self, key: tuple[object, ...]) -> None:
+        self.params.pop(key, None)
         remove = self.installed.pop(key, None)
         if remove is not None:
             with contextlib.suppress(Exception):
                 remove()
 
     def host_route(self, address: IPv4Address, interface: str, table: int = 254) -> None:
-        index = self.ifindex(interface)
         dst = f"{address}/32"
+        if self._unchanged(("route", dst, table), (interface,)):
+            return
+        index = self.ifindex(interface)
 
         def add() -> None:
             self.call("route", "replace", dst=dst, oif=index, table=table, scope=253)
@@ -253,7 +266,7 @@ class Netlink:
             self.call("route", "del", dst=dst, oif=index, table=table, scope=253)
 
         self._remove(("route", dst, table))
-        self._install(("route", dst, table), add, remove)
+        self._install(("route", dst, table), add, remove, (interface,))
 
     def remove_host_route(self, address: IPv4Address, table: int = 254) -> None:
         self._remove(("route", f"{address}/32", table))
@@ -285,13 +298,17 @@ class Netlink:
         def remove() -> None:
             self.call("route", "del", dst="0.0.0.0/0", table=table)
 
+        if self._unchanged(("route", "default", table), (interface, gateway, source)):
+            return
         self._remove(("route", "default", table))
-        self._install(("route", "default", table), add, remove)
+        self._install(("route", "default", table), add, remove, (interface, gateway, source))
 
     def remove_default_route(self, table: int) -> None:
         self._remove(("route", "default", table))
 
     def neighbour(self, address: IPv4Address, mac: bytes, interface: str) -> None:
+        if self._unchanged(("neigh", str(address), interface), (mac,)):
+            return
         index = self.ifindex(interface)
         lladdr = mac.hex(":")
 
@@ -309,7 +326,7 @@ class Netlink:
             self.call("neigh", "del", dst=str(address), ifindex=index)
 
         self._remove(("neigh", str(address), interface))
-        self._install(("neigh", str(address), interface), add, remove)
+        self._install(("neigh", str(address), interface), add, remove, (mac,))
 
     def remove_neighbour(self, address: IPv4Address, interface: str) -> None:
         self._remove(("neigh", str(address), interface))
@@ -372,6 +389,7 @@ class DataPlane:
         rule_priority: int = 4340,
         access_interfaces: tuple[str, ...] = (),
         home_address: IPv4Address | None = None,
+        addresses: frozenset[IPv4Address] = frozenset(),
         netlink: Netlink | None = None,
     ) -> None:
         self.role = role
@@ -381,6 +399,7 @@ class DataPlane:
         self.rule_priority = rule_priority
         self.access_interfaces = access_interfaces
         self.home_address = home_address
+        self.addresses = frozenset(a.packed for a in addresses)
         self.netlink = netlink
         self.bindings: dict[bytes, Binding] = {}
         self.visitors: dict[bytes, tuple[str, bytes]] = {}
@@ -584,6 +603,8 @@ class DataPlane:
             except OSError:
                 self.drop("tunnel-read-error")
                 return
+            if self.addresses and packet[16:20] not in self.addresses:
+                continue  # another tunnel exit's (raw sockets see every local address)
             self.counters["decapsulated"] += 1
             self.decapsulated(packet)
 

@@ -43,6 +43,7 @@ import logging
 import random
 import socket
 import struct
+import sys
 import time
 from collections.abc import Callable
 from ipaddress import IPv4Address
@@ -83,6 +84,10 @@ SO_RCVBUFFORCE = 33
 ETH_P_IP = 0x0800
 PACKET_OUTGOING = 4
 PACKET_OTHERHOST = 3
+SOL_PACKET = 263
+PACKET_AUXDATA = 8
+TP_STATUS_CSUMNOTREADY = 1 << 3
+TP_STATUS_CSUM_VALID = 1 << 7
 BROADCAST_MAC = b"\xff" * 6
 READ_BATCH = 64
 NETLINK_ROUTE = 0
@@ -301,6 +306,7 @@ class Runtime:
             rule_priority=cfg.rule_priority,
             access_interfaces=access,
             home_address=home,
+            addresses=cfg.addresses,
             netlink=self.netlink,
         )
         self.dataplane.open()  # before the first registration: tunnels are never refused
@@ -356,6 +362,7 @@ class Runtime:
             index = self.netlink.ifindex(name)
             listener = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
             attach_filter(listener)
+            listener.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
             listener.bind((name, ETH_P_IP))
             listener.setblocking(False)
             self.sockets.append(listener)
@@ -432,6 +439,8 @@ class Runtime:
                     if handle is not None:
                         handle.cancel()
                 case Dropped(reason=reason, detail=detail, source=source):
+                    if not log.isEnabledFor(logging.DEBUG):
+                        continue
                     log.debug(
                         "dropped",
                         extra={
@@ -443,7 +452,8 @@ class Runtime:
                         },
                     )
                 case Notify(event=event, fields=fields):
-                    log.info(event, extra={"fields": {k: _text(v) for k, v in fields.items()}})
+                    if log.isEnabledFor(logging.INFO):
+                        log.info(event, extra={"fields": {k: _text(v) for k, v in fields.items()}})
                     if self.metrics is not None and self.config.role == "mn":
                         self.metrics.notify(action)
                 case _:
@@ -454,6 +464,8 @@ class Runtime:
                         self.drops["dataplane-error"] += 1
                         log.exception("data-plane action failed: %s", action)
                     else:
+                        if not log.isEnabledFor(logging.INFO):
+                            continue
                         log.info(
                             type(action).__name__,
                             extra={
@@ -630,7 +642,7 @@ class Runtime:
     def _read_link(self, sock: socket.socket) -> None:
         for _ in range(READ_BATCH):
             try:
-                data, address = sock.recvfrom(65535)
+                data, ancdata, _flags, address = sock.recvmsg(65535, 64)
             except BlockingIOError:
                 return
             if address[2] in (PACKET_OUTGOING, PACKET_OTHERHOST):
@@ -641,9 +653,18 @@ class Runtime:
             destination = data[16:20]
             if destination not in self.local and not _is_group(destination):
                 continue  # routed through us (e.g. a request for another FA): not ours
-            self._guard(self._from_ip, data, address[0], address[4][:6])
+            # A sender on this host or a veth peer may leave the UDP checksum to "hardware"
+            # (CHECKSUM_PARTIAL): the kernel says so in the auxiliary data.
+            verify = True
+            for level, kind, value in ancdata:
+                if level == SOL_PACKET and kind == PACKET_AUXDATA and len(value) >= 4:
+                    status = int.from_bytes(value[:4], sys.byteorder)
+                    verify = not status & (TP_STATUS_CSUMNOTREADY | TP_STATUS_CSUM_VALID)
+            self._guard(self._from_ip, data, address[0], address[4][:6], verify)
 
-    def _from_ip(self, data: bytes, interface: str, link_source: bytes | None) -> None:
+    def _from_ip(
+        self, data: bytes, interface: str, link_source: bytes | None, verify: bool = True
+    ) -> None:
         """A whole IP datagram (raw socket or frame) for the control plane."""
         try:
             header = IPv4Header.decode(data)
@@ -652,7 +673,9 @@ class Runtime:
             payload = data[header.header_length : header.total_length]
             source_port = destination_port = 0
             if header.protocol == PROTO_UDP:
-                udp = UdpDatagram.decode(payload, header.source, header.destination)
+                udp = UdpDatagram.decode(
+                    payload, header.source, header.destination, verify_checksum=verify
+                )
                 source_port, destination_port = udp.source_port, udp.destination_port
                 payload = udp.payload
                 if destination_port != MOBILE_IP_PORT:
