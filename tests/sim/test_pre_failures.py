@@ -126,6 +126,16 @@ def test_lost_low_latency_request_is_noticed_at_once_from_the_nfa_answer() -> No
         )
     )
     w.run()
+    # §3.6: the low-latency request is not retransmitted while the MN is still on the oFA.
+    before = [
+        r
+        for r in sink.records
+        if r.node == "MN1"
+        and r.message == "registration_request"
+        and r.direction == "tx"
+        and FIRST_TRIGGER <= r.time < L2_LU
+    ]
+    assert len(before) == 1
     fallback = [r for r in sink.records if r.message == "pre-registration-fallback"]
     assert fallback and fallback[0].time == pytest.approx(L2_LU + 2 * 0.002)
     assert accepted_at_nfa(sink.records, FIRST_TRIGGER) <= L2_LU + 2 * 0.002 + 2 * 0.022 + 1e-6
@@ -172,3 +182,28 @@ def test_gfa_path_uses_regional_registration(method: str) -> None:
     assert [r for r in window if r.node == "GFA" and r.message == "regional_registration_reply"]
     for h in result["handoffs"]:  # type: ignore[attr-defined]
         assert abs(h["l3_extra_ms"]) <= 1.0 and h["lost"] == 5
+
+
+@pytest.mark.parametrize("method", ["pre-source", "pre-mobile"])
+def test_lossy_air_sends_copies_and_the_nfa_relays_one(method: str) -> None:
+    """§3.4: two copies of the low-latency request on a lossy air link (§8.1.1: and of the
+    PrRtSol and PrRtAdv); the nFA relays the request once and drops the copy, counted."""
+    w, sink = world(method, "radio.air_loss=0.000001")  # lossy in name: copies, no loss here
+    w.run()
+    window = [r for r in sink.records if FIRST_TRIGGER <= r.time < L2_LU]
+
+    def tx(node: str, message: str) -> list[TraceRecord]:
+        return [
+            r for r in window if r.node == node and r.direction == "tx" and r.message == message
+        ]
+
+    requests = tx("MN1", "registration_request")
+    assert len(requests) == 2 and requests[0].time == requests[1].time
+    assert len(tx("FA2", "registration_request")) == 1
+    copies = [r for r in window if r.node == "FA2" and r.kind == "drop" and r.message == "replayed"]
+    assert len(copies) == 1
+    expected_adverts = 2 if method == "pre-source" else 4  # 2 PrRtSols x 2 PrRtAdvs
+    assert len(tx("FA1", "proxy_router_advertisement")) == expected_adverts
+    if method == "pre-mobile":
+        assert len(tx("MN1", "proxy_router_solicitation")) == 2
+    assert accepted_at_nfa(sink.records, FIRST_TRIGGER) <= L2_LU + 0.01

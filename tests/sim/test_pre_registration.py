@@ -131,6 +131,15 @@ def test_message_order_equals_the_rfc_figure(method: str) -> None:
     # With the S bit the HA bicasts to the oFA and the nFA across the L2 handoff (§3.1, §6).
     binding = next(r for r in window if r.node == "HA" and r.message == "SetMobilityBinding")
     assert binding.fields["care_of_addresses"] == [FA1, FA2]
+    # §3.6: the default router switches to the nFA when the reply arrives, with the nFA's
+    # MAC from the PrRtAdv's LLA (§3.7), not the oFA's frame source.
+    accepted = next(r for r in window if r.node == "MN1" and r.message == "registration-accepted")
+    router = next(
+        r
+        for r in window
+        if r.node == "MN1" and r.message == "SetDefaultRouter" and r.time == accepted.time
+    )
+    assert router.fields["router"] == FA2 and router.fields["link_address"] == "020000000004"
     assert result["summary"]["handoffs"] == 2
 
 

@@ -347,6 +347,7 @@ class MnPreRegistrationConfig:
     ``drop_old_binding``: after a low-latency registration with the S bit, a plain
     registration with the nFA replaces the simultaneous bindings (RFC 5944 §3.6.1.2), so the
     HA stops bicasting and never reaches its binding limit on a long path.
+    ``prrtsol_copies``: copies of each PrRtSol (§8.1.1: MAY, on lossy links).
     """
 
     simultaneous_bindings: bool = True
@@ -356,11 +357,18 @@ class MnPreRegistrationConfig:
     pre_sol_attempts: int = PRE_SOL_ATTEMPTS
     fallback_after: float = 1.0
     drop_old_binding: bool = True
+    prrtsol_copies: int = 1
 
     def __post_init__(self) -> None:
         _check_bool(self)
         if not isinstance(self.copies, int) or isinstance(self.copies, bool) or self.copies < 1:
             raise _fail(self, "copies", f"must be an int >= 1, got {self.copies!r}")
+        if (
+            not isinstance(self.prrtsol_copies, int)
+            or isinstance(self.prrtsol_copies, bool)
+            or self.prrtsol_copies < 1
+        ):
+            raise _fail(self, "prrtsol_copies", f"must be an int >= 1, got {self.prrtsol_copies!r}")
         if self.identify_by not in ("address", "access-point"):
             raise _fail(self, "identify_by", "must be 'address' or 'access-point'")
         _check_positive(self, "pre_sol_interval")

@@ -135,21 +135,20 @@ class MobileNodePreRegistration(MobileNodeDiscovery):
         assert pre is not None and state is not None
         out: list[Action] = []
         if current is not None and self._link_up:
-            out.append(
-                SendPacket(
-                    interface=self.config.interface,
-                    source=self.config.home_address,
-                    destination=current.address,  # Appendix C: unicast to the oFA
-                    protocol=PROTO_ICMP,
-                    payload=AgentSolicitation(
-                        extensions=(RouterDiscoveryLinkLayerAddress(value=state.target),)
-                    ).encode(),
-                    message="proxy_router_solicitation",
-                    ttl=SOLICITATION_TTL,  # §3.3: MUST have a TTL of 1
-                    link_destination=current.link_address,
-                    link_source=self.config.mac,
-                )
+            prrtsol = SendPacket(
+                interface=self.config.interface,
+                source=self.config.home_address,
+                destination=current.address,  # Appendix C: unicast to the oFA
+                protocol=PROTO_ICMP,
+                payload=AgentSolicitation(
+                    extensions=(RouterDiscoveryLinkLayerAddress(value=state.target),)
+                ).encode(),
+                message="proxy_router_solicitation",
+                ttl=SOLICITATION_TTL,  # §3.3: MUST have a TTL of 1
+                link_destination=current.link_address,
+                link_source=self.config.mac,
             )
+            out += [prrtsol] * pre.prrtsol_copies  # §8.1.1: MAY send several copies
         state.sent += 1
         # §3.6: once after PRE_SOL_INTERVAL, then PRE_SOL_ATTEMPTS times with exponential
         # backoff; PRE_SOL_INTERVAL after the last one, give up.

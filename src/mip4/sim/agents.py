@@ -108,7 +108,11 @@ def pre_registration(node: NodePlan, world: WorldPlan) -> PreRegistrationConfig:
                 access_point_ids=(other.index,),
             )
         )
-    return PreRegistrationConfig(neighbours=tuple(neighbours), access_point_ids=(node.index,))
+    # §8.1.1: several copies of each PrRtAdv on a lossy air link.
+    copies = 2 if world.scenario.radio.air_loss > 0 else 1
+    return PreRegistrationConfig(
+        neighbours=tuple(neighbours), access_point_ids=(node.index,), advertisement_copies=copies
+    )
 
 
 def make_agent(node: NodePlan, world: WorldPlan, random: RandomSource) -> Agent:
@@ -231,6 +235,7 @@ def make_agent(node: NodePlan, world: WorldPlan, random: RandomSource) -> Agent:
                 pre_registration=MnPreRegistrationConfig(
                     simultaneous_bindings=protocol.low_latency_s_bit,
                     copies=protocol.low_latency_copies or (2 if scenario.radio.air_loss > 0 else 1),
+                    prrtsol_copies=2 if scenario.radio.air_loss > 0 else 1,
                 )
                 if world.method in PRE_METHODS
                 else None,
