@@ -417,7 +417,7 @@ class PostRegistrationConfig:
     ingress_filtering: bool = False
     reverse_to_home_agent: bool = True
     encapsulation: TunnelMode = TunnelMode.IP_IN_IP
-    anchor_policy: str = "earliest"
+    anchor_policy: str = "latest"
     reply_timeout: float = 1.0
     config_hfail: float = CONFIG_HFAIL
     retransmit_initial: float = 0.5

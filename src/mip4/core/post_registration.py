@@ -206,6 +206,7 @@ TRANSITIONS: dict[tuple[Phase | None, Event], tuple[str, frozenset[Phase | None]
     (_P.DELIVERING, _E.RENEW): ("_renew", frozenset({_P.DELIVERING})),
     (_P.DELIVERING, _E.REGISTERED): ("_serving_registered", frozenset({_END})),
     (_P.SERVING_AGREED, _E.REGISTERED): ("_serving_registered", frozenset({_END})),
+    (_P.HANDING_OVER, _E.REGISTERED): ("_serving_registered", frozenset({_END})),
     (_P.DELIVERING, _E.UNREACHABLE): ("_serving_unreachable", frozenset({_END})),
     (_P.DELIVERING, _E.L2_LD): ("_serving_departed", frozenset({_END})),
     # three-party (Figures 10 and 11)
@@ -611,9 +612,10 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
             ),
         )
         key: TimerKey = (BET_CANCEL_TIMER, cancel.home_address, cancel.peer)
+        deadline = min(now + cancel.interval, cancel.started + self._cfg.config_hfail)
         return [
             self._send(cancel.peer, message, "handoff_request_r"),
-            self._start_timer(key, now + cancel.interval),
+            self._start_timer(key, deadline),
         ]
 
     # ------------------------------------------------------------------ data plane
@@ -726,18 +728,15 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         self._departed.discard(mn.link_address)
         home = self._find_home(mn.link_address, mn.home_address)
         out: list[Action] = []
+        informed = home is not None and home in self._bets
         if home is not None:
             out += self._step(home, Event.L2_LU, now) or []
         later = self._advertise_later.pop(mn.link_address, None)
         if later is not None:
             out += self._advertise(later, mn.link_address, "tunnel cancelled before L2-LU")
-        elif (
-            home is not None
-            and home not in self._bets
-            and not self._registered_here(home)
-            and not self._cfg.combined
-        ):
-            # §8.2.1: an nFA not informed of the handoff MUST unicast an advertisement.
+        elif home is not None and not informed and not self._cfg.combined:
+            # §8.2.1: an nFA not informed of the handoff MUST unicast an advertisement (a
+            # visitor entry here may be stale: the MN may have registered elsewhere since).
             out += self._advertise(home, mn.link_address, "no handoff signalled")
         return out
 
@@ -913,14 +912,16 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         cancel = self._cancels.get((home, peer))
         if cancel is None:
             return []
-        cancel.interval *= 2.0  # §8.2.2: exponential backoff
-        if now + cancel.interval - cancel.started > self._cfg.config_hfail:
+        cfg = self._cfg
+        if now - cancel.started >= cfg.config_hfail:
+            # §8.2.2: retransmitted "for CONFIG-HFAIL seconds or until it receives an HRply"
             del self._cancels[(home, peer)]
             for ident in cancel.identifications:
                 self._outstanding.pop(ident, None)
             return [
                 Notify(event="bet-cancel-abandoned", fields={"mn": str(home), "peer": str(peer)})
             ]
+        cancel.interval *= 2.0  # §8.2.2: exponential backoff
         return self._send_cancel(cancel, now)
 
     # ------------------------------------------------------------------ two-party, (s)

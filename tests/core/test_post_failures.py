@@ -1,0 +1,323 @@
+"""POST-REGISTRATION renewal, termination and failure recovery (RFC 4881 §4.1 step 6, §4.3,
+§4.4, §8.2), hand-wired.
+
+Renewal and its denial, expiry at both ends, the ping-pong cancel, lost HRqst and HRply in
+both trigger cases (the lifetime-0 HRqst retransmitted with exponential backoff for
+CONFIG-HFAIL, the ICMP Destination Unreachable), an advertisement whenever a tunnel is
+cancelled, and nothing left afterwards.
+"""
+
+from __future__ import annotations
+
+import itertools
+from ipaddress import IPv4Address
+from typing import Any
+
+import pytest
+
+from mip4.core.actions import (
+    RemoveVisitor,
+    SendPacket,
+    SetForwardTunnel,
+    SetProxyArp,
+    SetUplink,
+)
+from mip4.core.config import AdvertisementConfig
+from mip4.core.packets import ReceivedPacket
+from mip4.core.post_registration import Phase
+from mip4.core.triggers import FaIdentifier, LinkDown, LinkUp
+from mip4.wire.icmp import DestinationUnreachable, UnreachableCode
+from mip4.wire.ip import PROTO_ICMP, PROTO_IPIP, PROTO_UDP, build_ipv4
+from tests.core.test_post_registration import (
+    ACCESS,
+    FA_FA_KEY,
+    FA_FA_SPI,
+    MN_ID,
+    data_plane,
+    handoffs,
+    move,
+    post,
+    post_net,
+    registered,
+    source_trigger,
+    target_trigger,
+)
+from tests.core.topology import FA1_ADDR, FA2_ADDR, HOME, Net, build, fa_config, mn_config, sa
+
+
+def advertisements(net: Net, name: str, since: float) -> list[SendPacket]:
+    return [
+        s
+        for s in net.wire.of(name, SendPacket, since=since)
+        if s.message == "agent_advertisement" and s.destination == HOME
+    ]
+
+
+def messages(net: Net, since: float) -> list[tuple[str, str]]:
+    return [(d.sender, d.message) for d in handoffs(net, since)]
+
+
+def not_through_a_bet(net: Net, since: float) -> bool:
+    """FA2 installed no BET end: no proxy ARP, no uplink tunnelled to FA1 (what a later
+    registration installs, delivery and the uplink to the HA, is not the BET's)."""
+    return not [
+        a
+        for a in data_plane(net, "fa2", since)
+        if isinstance(a, SetProxyArp)
+        or (isinstance(a, SetUplink) and a.tunnel_destination == FA1_ADDR)
+    ]
+
+
+def deferred_handoff(net: Net) -> float:
+    t0 = registered(net)
+    source_trigger(net)
+    net.wire.run(t0 + 0.2)
+    move(net)
+    return net.wire.now
+
+
+def net_without_adverts(fa1: dict[str, Any] | None = None, **fa2: Any) -> Net:
+    """FA2 advertises only when asked or when a tunnel ends, FA1's advertisements last 100 s:
+    the MN defers its registration for as long as the BET lasts (§4.4)."""
+    shared = sa(FA_FA_SPI, FA_FA_KEY)
+    return build(
+        fa1=fa_config(
+            1,
+            advertisement=AdvertisementConfig(interval=1.0, icmp_lifetime=100),
+            post_registration=post(neighbours={FA2_ADDR: shared}, **(fa1 or {})),
+        ),
+        fa2=fa_config(
+            2,
+            advertisement=AdvertisementConfig(interval=1.0, enabled=False),
+            post_registration=post(neighbours={FA1_ADDR: shared}, **fa2),
+        ),
+        mn=mn_config(deferred_registration=True),
+    )
+
+
+# ---------------------------------------------------------------------------- §4.3
+
+
+def test_the_current_fa_renews_and_the_anchor_may_grant_less() -> None:
+    net = net_without_adverts(tunnel_lifetime=10)
+    t1 = deferred_handoff(net)
+    bet = net.fa2.bet(HOME)
+    assert bet is not None and bet.phase is Phase.DELIVERING and bet.lifetime == 10
+    net.wire.run(t1 + 9.0)  # the renewal at 80% of 10 s
+    assert messages(net, t1) == [("fa2", "handoff_request_r"), ("fa1", "handoff_reply_r")]
+    renewal, reply = (d.decoded() for d in handoffs(net, t1))
+    assert renewal.lifetime == 10 and reply.lifetime == 10
+    assert net.fa2.bet(HOME).expires_at == pytest.approx(reply_time(net, t1) + 10)
+    assert net.fa1.bet(HOME).expires_at == pytest.approx(net.fa2.bet(HOME).expires_at, abs=0.01)
+    assert net.mn.deferring  # still deferring: the BET carries its traffic
+
+
+def reply_time(net: Net, since: float) -> float:
+    return next(d.time for d in handoffs(net, since) if d.message == "handoff_reply_r")
+
+
+def test_the_anchor_grants_at_most_its_own_maximum() -> None:
+    net = net_without_adverts(fa1={"tunnel_lifetime": 30}, tunnel_lifetime=60)
+    t1 = deferred_handoff(net)
+    assert net.fa2.bet(HOME).lifetime == 30  # HRply(s) <= the offer
+    net.wire.run(t1 + 25.0)
+    renewal, reply = (d.decoded() for d in handoffs(net, t1))
+    assert renewal.lifetime == 60 and reply.lifetime == 30  # §4.3: it MAY grant less
+    # §4.3: never 0xFFFF unless configured.
+    assert all(d.decoded().lifetime != 0xFFFF for d in handoffs(net))
+
+
+def test_a_lost_renewal_lets_the_bet_expire_at_both_ends_and_the_mn_registers() -> None:
+    net = net_without_adverts(tunnel_lifetime=10)
+    t1 = deferred_handoff(net)
+    net.wire.lose = lambda sender, send: send.message == "handoff_request_r"
+    net.wire.run(t1 + 10.5)
+    # §4.3: the aFA ends the BET when the lifetime runs out.
+    assert SetForwardTunnel(home_address=HOME, peer=None) in data_plane(net, "fa1", t1)
+    # §4.4 event 1: the current FA stops and MUST make the MN register (advertisement).
+    assert RemoveVisitor(HOME) in net.wire.of("fa2", RemoveVisitor, since=t1)
+    assert SetProxyArp(address=FA1_ADDR, interface=ACCESS, enabled=False) in data_plane(
+        net, "fa2", t1
+    )
+    assert len(advertisements(net, "fa2", t1)) == 1
+    net.wire.run(net.wire.now + 0.5)
+    assert net.mn.registration is not None and net.mn.registration.agent == FA2_ADDR
+    assert net.fa1.bet(HOME) is None and net.fa2.bet(HOME) is None
+    assert not [k for k in net.wire.pending_timers("fa1") if str(k[0]).startswith("bet")]
+    assert not [k for k in net.wire.pending_timers("fa2") if str(k[0]).startswith("bet")]
+
+
+def test_a_denied_renewal_ends_the_bet_and_the_fa_advertises() -> None:
+    net = net_without_adverts(tunnel_lifetime=10)
+    t1 = deferred_handoff(net)
+    # The anchor terminates early instead (§4.3: "the current FA or aFA may need to
+    # terminate the BET prior to the lifetime expiring").
+    bet = net.fa1.bet(HOME)
+    assert bet is not None
+    out = net.fa1._start_cancel(bet, net.wire.now, "operator")
+    net.wire.apply("fa1", out)
+    net.wire.run(net.wire.now + 0.1)
+    assert messages(net, t1)[:2] == [("fa1", "handoff_request_r"), ("fa2", "handoff_reply_r")]
+    assert len(advertisements(net, "fa2", t1)) == 1  # §8.2.2: whenever a tunnel is cancelled
+    assert net.fa2.bet(HOME) is None
+
+
+# ---------------------------------------------------------------------------- §4.1 step 6
+
+
+def test_a_ping_pong_cancels_the_tunnel_and_delivery_goes_on() -> None:
+    net = post_net()
+    t0 = registered(net)
+    source_trigger(net)
+    net.wire.run(t0 + 0.2)
+    t1 = net.wire.now
+    # L2-ST, L2-LD, then L2-LU at the oFA again: the L2 handoff failed.
+    net.wire.trigger("mn", LinkDown(interface="radio0"))
+    net.wire.trigger("fa1", LinkDown(interface=ACCESS, mn=MN_ID))
+    net.wire.run(t1 + 0.1)
+    net.wire.trigger("mn", LinkUp(interface="radio0", fa=FaIdentifier(address=FA1_ADDR)))
+    net.wire.trigger("fa1", LinkUp(interface=ACCESS, mn=MN_ID))
+    net.wire.run(net.wire.now + 0.05)
+    assert data_plane(net, "fa1", t1) == [
+        SetForwardTunnel(home_address=HOME, peer=FA2_ADDR, tunnel_source=FA1_ADDR),
+        SetForwardTunnel(home_address=HOME, peer=None),
+    ]
+    assert messages(net, t1) == [("fa1", "handoff_request_r"), ("fa2", "handoff_reply_r")]
+    assert not net.wire.of("fa1", RemoveVisitor, since=t0)  # delivery as before
+    assert net.fa1.visitor(HOME) is not None
+    assert net.fa1.bet(HOME) is None and net.fa2.bet(HOME) is None
+    assert not net.mn.deferring
+
+
+# ---------------------------------------------------------------------------- §8.2.1
+
+
+def test_lost_source_request_no_tunnel_and_the_nfa_advertises() -> None:
+    net = post_net()
+    t0 = registered(net)
+    net.wire.lose = lambda sender, send: send.message == "handoff_request_s"
+    source_trigger(net)
+    net.wire.run(t0 + 0.2)
+    move(net)
+    net.wire.run(net.wire.now + 0.05)
+    # §8.2.1: the oFA MUST NOT construct a forward tunnel.
+    assert not [a for a in data_plane(net, "fa1", t0) if isinstance(a, SetForwardTunnel)]
+    # §8.2.2 (it cannot tell the two apart): a lifetime-0 HRqst(r), answered.
+    assert ("fa1", "handoff_request_r") in messages(net, t0)
+    assert ("fa2", "handoff_reply_r") in messages(net, t0)
+    # The nFA was not informed: it unicasts an advertisement on L2-LU; the MN registers.
+    assert len(advertisements(net, "fa2", t0)) == 1
+    net.wire.run(net.wire.now + 0.1)
+    assert net.mn.registration is not None and net.mn.registration.agent == FA2_ADDR
+    assert not net.fa1.post_snapshot(net.wire.now)["cancelling"]
+
+
+def test_lost_target_request_no_reverse_tunnel_and_the_nfa_advertises() -> None:
+    net = post_net()
+    t0 = registered(net)
+    net.wire.lose = lambda sender, send: send.message == "handoff_request_t"
+    target_trigger(net)
+    net.wire.run(t0 + 0.2)
+    move(net)
+    net.wire.run(net.wire.now + 0.05)
+    assert not [a for a in data_plane(net, "fa1", t0) if isinstance(a, SetForwardTunnel)]
+    assert not_through_a_bet(net, t0)
+    assert len(advertisements(net, "fa2", t0)) == 1
+    net.wire.run(net.wire.now + 0.1)
+    assert net.mn.registration is not None and net.mn.registration.agent == FA2_ADDR
+
+
+# ---------------------------------------------------------------------------- §8.2.2
+
+
+def test_lost_source_reply_the_ofa_cancels_with_backoff_and_the_nfa_advertises() -> None:
+    net = post_net()
+    t0 = registered(net)
+    net.wire.lose = lambda sender, send: send.message == "handoff_reply_s"
+    source_trigger(net)
+    net.wire.run(t0 + 0.2)
+    assert net.fa2.bet(HOME) is not None  # the nFA thinks the BET is agreed
+    ld = net.wire.now
+    net.wire.lose = lambda sender, send: send.message in ("handoff_reply_s", "handoff_reply_r")
+    move(net)
+    net.wire.run(ld + 12.0)
+    assert not [a for a in data_plane(net, "fa1", t0) if isinstance(a, SetForwardTunnel)]
+    sent = [d.time for d in net.wire.deliveries if d.message == "handoff_request_r"]
+    gaps = [round(b - a, 6) for a, b in itertools.pairwise(sent)]
+    assert sent[0] == pytest.approx(ld + 0.001)  # at L2-LD (+ the wire delay)
+    assert gaps == [0.5, 1.0, 2.0, 4.0]  # exponential backoff from 0.5 s
+    assert sent[-1] - ld <= 10.0  # CONFIG-HFAIL
+    assert net.fa1.post_snapshot(net.wire.now)["cancelling"] == []
+    # The nFA cancelled at the first HRqst(r) and advertised to the MN (on its L2-LU).
+    assert net.fa2.bet(HOME) is None
+    assert len(advertisements(net, "fa2", t0)) == 1
+    assert not_through_a_bet(net, t0)
+
+
+def test_the_cancel_stops_when_answered() -> None:
+    net = post_net()
+    t0 = registered(net)
+    net.wire.lose = lambda sender, send: send.message == "handoff_reply_s"
+    source_trigger(net)
+    net.wire.run(t0 + 0.2)
+    move(net)
+    net.wire.run(net.wire.now + 12.0)
+    assert [m for _, m in messages(net, t0)].count("handoff_request_r") == 1
+
+
+def test_lost_target_reply_icmp_unreachable_stops_the_ofa_tunnel() -> None:
+    net = post_net()
+    t0 = registered(net)
+    net.wire.lose = lambda sender, send: send.message == "handoff_reply_t"
+    target_trigger(net)
+    net.wire.run(t0 + 2.0)  # the nFA's reply timer runs out
+    assert net.fa2.bet(HOME).phase is Phase.UNCONFIRMED
+    assert net.fa1.bet(HOME).phase is Phase.ANCHOR_AGREED
+    t1 = net.wire.now
+    move(net)
+    net.wire.run(net.wire.now + 0.05)
+    assert SetForwardTunnel(home_address=HOME, peer=FA2_ADDR, tunnel_source=FA1_ADDR) in (
+        data_plane(net, "fa1", t1)
+    )
+    # §8.2.2: the nFA advertises, sends ICMP Destination Unreachable, no reverse tunnel.
+    assert len(advertisements(net, "fa2", t1)) == 1
+    assert ("fa2", "icmp_destination_unreachable") in messages(net, t1)
+    assert not [a for a in data_plane(net, "fa2", t1) if isinstance(a, SetProxyArp)]
+    assert not [
+        a
+        for a in data_plane(net, "fa2", t1)
+        if isinstance(a, SetUplink) and a.tunnel_destination == FA1_ADDR
+    ]
+    # ... on which the oFA terminates the tunnel.
+    assert data_plane(net, "fa1", t1)[-1] == SetForwardTunnel(home_address=HOME, peer=None)
+    assert net.fa1.bet(HOME) is None and net.fa2.bet(HOME) is None
+
+
+def unreachable_for_tunnel(source: IPv4Address, destination: IPv4Address) -> ReceivedPacket:
+    inner = build_ipv4(HOME, IPv4Address("198.18.0.99"), PROTO_UDP, b"")
+    outer = build_ipv4(source, destination, PROTO_IPIP, inner)
+    error = DestinationUnreachable.about(outer, UnreachableCode.HOST_UNREACHABLE, data_bytes=20)
+    return ReceivedPacket(
+        interface="wired0",
+        source=IPv4Address("198.18.0.254"),
+        destination=source,
+        protocol=PROTO_ICMP,
+        payload=error.encode(),
+    )
+
+
+def test_an_unreachable_for_the_reverse_tunnel_makes_the_nfa_advertise_and_cancel() -> None:
+    net = post_net()
+    t0 = registered(net)
+    source_trigger(net)
+    net.wire.run(t0 + 0.2)
+    move(net)
+    t1 = net.wire.now
+    net.wire.deliver("fa2", unreachable_for_tunnel(FA2_ADDR, FA1_ADDR))
+    assert net.fa2.bet(HOME) is None
+    assert RemoveVisitor(HOME) in net.wire.of("fa2", RemoveVisitor, since=t1)
+    assert len(advertisements(net, "fa2", t1)) == 1
+    # An ICMP error about some other tunnel or MN is not about a BET: the base FA drops it.
+    before = net.fa1.post_snapshot(net.wire.now)
+    net.wire.deliver("fa1", unreachable_for_tunnel(FA1_ADDR, IPv4Address("198.19.7.7")))
+    assert net.fa1.post_snapshot(net.wire.now) == before
