@@ -596,3 +596,87 @@ def test_prrtsol_names_an_access_point_when_configured() -> None:
     assert [
         e.value for e in message.extensions if isinstance(e, RouterDiscoveryLinkLayerAddress)
     ] == [AccessPointId(2)]
+
+
+def test_l2_tt_naming_this_fa_as_the_ofa_is_not_applicable() -> None:
+    fa2 = fa(2)
+    mn = MnIdentifier(link_address=MN_MAC, home_address=HOME)
+    out = fa2.l2_trigger(TargetTrigger(mn=mn, old_fa=FaIdentifier(address=FA2_ADDR)), 0.0)
+    assert events(out) == ["pre-registration-not-applicable"] and not sends(out)  # §3.8
+    out = fa2.l2_trigger(TargetTrigger(mn=mn, old_fa=FaIdentifier(access_point_id=2)), 0.0)
+    assert events(out) == ["pre-registration-not-applicable"] and not sends(out)
+
+
+def test_the_rate_limit_is_configurable() -> None:
+    fa1 = fa(1, trigger_rate_limit=3)
+    prrtsol = AgentSolicitation(
+        extensions=(RouterDiscoveryLinkLayerAddress(value=SolicitedIpv4Address(FA2_ADDR)),)
+    )
+    packet = ReceivedPacket(
+        interface=ACCESS,
+        source=HOME,
+        destination=FA1_ADDR,
+        protocol=PROTO_ICMP,
+        payload=prrtsol.encode(),
+        ttl=1,
+        link_source=MN_MAC,
+    )
+    outs = [fa1.receive(packet, 0.1 * k) for k in range(5)]
+    assert [DropReason.RATE_LIMITED in drops(o) for o in outs] == [False, False, False, True, True]
+    assert fa1.drops[DropReason.RATE_LIMITED] == 2
+
+
+def test_with_challenges_the_cache_lasts_only_the_challenge_window() -> None:
+    """§3.5: with RFC 4721 challenges a cached advertisement is proxied only while its
+    challenge is still valid: CHALLENGE_WINDOW advertisement intervals; after that the oFA
+    solicits the nFA again at handoff time."""
+    fa1, fa2 = fa(1, use_challenge=True), fa(2)
+    [solicit] = sends(fa1.start(0.0), "inter_fa_solicitation")
+    [answer] = sends(fa2.receive(received(solicit, WIRED, routed=True), 0.001))
+    fa1.receive(received(answer, WIRED, routed=True), 0.002)
+    cached = fa1.cached_advertisement(FA2_ADDR)
+    assert cached is not None and cached.expires_at == pytest.approx(2.002)  # 2 x 1 s
+    prrtsol = AgentSolicitation(
+        extensions=(RouterDiscoveryLinkLayerAddress(value=SolicitedIpv4Address(FA2_ADDR)),)
+    )
+    packet = ReceivedPacket(
+        interface=ACCESS,
+        source=HOME,
+        destination=FA1_ADDR,
+        protocol=PROTO_ICMP,
+        payload=prrtsol.encode(),
+        ttl=1,
+        link_source=MN_MAC,
+    )
+    assert sends(fa1.receive(packet, 1.5), "proxy_router_advertisement")
+    late = fa1.receive(packet, 2.5)
+    assert not sends(late, "proxy_router_advertisement")
+    assert "inter-fa-cache-miss" in events(late) and sends(late, "inter_fa_solicitation")
+
+
+def test_prrtadv_while_a_standard_registration_is_pending_is_deferred() -> None:
+    """§3.6: not PRE and standard registrations in parallel; without a valid registration
+    with the advertising FA the normal procedure has priority."""
+    net = pre_net()
+    net.wire.run(0.0015)  # the MN heard FA1 and sent its request; no reply yet
+    assert net.mn.snapshot(net.wire.now)["pending"] is not None
+    adv = AgentAdvertisement(
+        lifetime=3,
+        router_addresses=(),
+        extensions=(
+            *net.fa2.advertiser.build().extensions,
+            RouterDiscoveryLinkLayerAddress(value=EthernetMac(FA2_MAC)),
+        ),
+    )
+    packet = ReceivedPacket(
+        interface="radio0",
+        source=FA2_ADDR,
+        destination=HOME,
+        protocol=PROTO_ICMP,
+        payload=adv.encode(),
+        ttl=1,
+        link_source=FA1_MAC,
+    )
+    out = net.wire.deliver("mn", packet)
+    assert "pre-registration-deferred" in events(out)
+    assert not sends(out, "registration_request")

@@ -8,6 +8,7 @@ stays within one packet interval of ``standard-solicit``.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -228,3 +229,17 @@ def test_long_corridor_keeps_reaching_the_floor(method: str) -> None:
     assert result["summary"]["handoffs"] == 6
     assert all(abs(h["l3_extra_ms"]) <= 1.0 for h in result["handoffs"])
     assert not [r for r in records if r.message == "registration-denied"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_mip4_simulate_json_for_the_pre_methods(
+    method: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mip4.cli import main
+
+    assert main(["simulate", "--method", method, "--json", "-"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {"scenario", "method", "seed", "params", "handoffs", "summary"}
+    assert result["method"] == method
+    assert result["summary"]["l3_extra_ms"]["max"] == 0.0
+    assert result["params"]["protocol"]["low_latency_s_bit"] is True
