@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -95,3 +98,48 @@ def test_other_columns_refused(tmp_path: Path) -> None:
     (tmp_path / "sweep.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ScenarioError, match="other columns"):
         sweep.read_done(tmp_path / "sweep.csv", sweep.columns([("k", ["1"])]))
+
+
+def test_interrupt_keeps_finished_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    params = sweep.parse_params(["radio.l2_handoff_ms=50,100,150"])
+    specs = sweep.plan_runs("corridor", OVERRIDES, params, ["standard-solicit"], 1)
+
+    def first_then_interrupt(
+        todo: list[RunSpec], workers: int | None
+    ) -> Iterator[tuple[RunSpec, object]]:
+        yield todo[0], run_rows(todo[0])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "_local", first_then_interrupt)
+    outcome = sweep.sweep(specs, params, tmp_path)
+    assert outcome.interrupted and outcome.finished == 1
+    assert [r["radio.l2_handoff_ms"] for r in rows(tmp_path)] == ["50"]
+    monkeypatch.undo()
+    outcome = sweep.sweep(specs, params, tmp_path, workers=1)
+    assert (outcome.finished, outcome.skipped, outcome.interrupted) == (2, 1, False)
+    assert sorted(r["radio.l2_handoff_ms"] for r in rows(tmp_path)) == ["100", "150", "50"]
+
+
+def test_one_sweep_at_a_time_per_folder(tmp_path: Path) -> None:
+    params = sweep.parse_params(["radio.l2_handoff_ms=50"])
+    specs = sweep.plan_runs("corridor", OVERRIDES, params, ["standard-solicit"], 1)
+    hold = (
+        "import fcntl, sys, time\n"
+        "f = open(sys.argv[1], 'w')\n"
+        "fcntl.lockf(f, fcntl.LOCK_EX)\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(tmp_path / sweep.LOCK_NAME)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        with pytest.raises(ScenarioError, match="another sweep is writing"):
+            sweep.sweep(specs, params, tmp_path, workers=1)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert sweep.sweep(specs, params, tmp_path, workers=1).finished == 1

@@ -190,7 +190,7 @@ def run_sweep(args: argparse.Namespace) -> int:
             outcome = sweep.sweep(
                 specs, params, out, dask=args.dask, workers=args.workers, advance=advance
             )
-        except OSError as exc:
+        except (OSError, LocalUsageError) as exc:
             print(f"mip4 sweep: error: {exc}", file=sys.stderr)
             return 2
     csv_path = out / sweep.CSV_NAME

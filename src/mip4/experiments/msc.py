@@ -18,7 +18,11 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9 _.,+\-()/>=]")
 
 
 def short_name(message: str) -> str:
-    """The names RFC 4881's figures use, where there is one."""
+    """The names RFC 4881's figures use, where there is one (``handoff_request_s`` is the
+    HRqst of a source-triggered handoff: ``HRqst(s)``)."""
+    for prefix, name in (("handoff_request_", "HRqst"), ("handoff_reply_", "HRply")):
+        if message.startswith(prefix):
+            return f"{name}({message[len(prefix) :]})"
     return {
         "agent_advertisement": "Agent Adv",
         "agent_solicitation": "Agent Sol",
@@ -33,6 +37,7 @@ def short_name(message: str) -> str:
         "proxy_router_advertisement": "PrRtAdv",
         "inter_fa_solicitation": "Inter-FA Sol",
         "inter_fa_advertisement": "Inter-FA Adv",
+        "tunnelled_agent_advertisement": "tunnelled Agent Adv",
     }.get(message, message.replace("_", " "))
 
 

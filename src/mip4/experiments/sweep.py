@@ -6,7 +6,8 @@ local processes (:class:`concurrent.futures.ProcessPoolExecutor`) or, with ``--d
 ADDRESS``, to a Dask cluster; rows are appended to ``sweep.csv`` as each run finishes and
 flushed, one row per run and handoff (tidy data: the run's columns, the swept keys, then the
 handoff's metrics). Interrupting keeps the finished runs; running the same command with the
-same ``--out`` again skips them (a run counts as done when all its rows are there).
+same ``--out`` again skips them (a run counts as done when all its rows are there). Two
+sweeps cannot write into one folder at once (a lock file).
 
 When the grid is done, ``sweep.svg`` / ``sweep.png`` plot the mean downlink disruption,
 L3 extra time and packets lost per handoff against the first swept key, with 95%
@@ -17,6 +18,7 @@ other swept key).
 from __future__ import annotations
 
 import csv
+import fcntl
 import itertools
 import math
 import signal
@@ -30,6 +32,7 @@ from mip4.experiments.runner import HANDOFF_COLUMNS, RUN_COLUMNS, RunSpec, run_r
 from mip4.sim.scenario import ScenarioError, load_scenario, parse_value
 
 CSV_NAME = "sweep.csv"
+LOCK_NAME = ".sweep.lock"  # one sweep at a time per output folder
 METRICS = (
     ("disruption_ms", "downlink disruption per handoff (ms)"),
     ("l3_extra_ms", "L3 extra per handoff (ms)"),
@@ -187,6 +190,23 @@ def sweep(
     """Run the runs of ``specs`` not yet in ``out/sweep.csv``; append their rows as they
     finish. ``advance(done, total)`` reports progress."""
     out.mkdir(parents=True, exist_ok=True)
+    with open(out / LOCK_NAME, "w", encoding="utf-8") as lock:
+        try:  # a POSIX record lock: the forked workers do not inherit it
+            fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ScenarioError(f"another sweep is writing into {out}; wait for it") from None
+        return _sweep(specs, params, out, dask=dask, workers=workers, advance=advance)
+
+
+def _sweep(
+    specs: Sequence[RunSpec],
+    params: Sequence[tuple[str, list[str]]],
+    out: Path,
+    *,
+    dask: str | None,
+    workers: int | None,
+    advance: Callable[[int, int], None] | None,
+) -> SweepOutcome:
     path = out / CSV_NAME
     header = columns(params)
     done = read_done(path, header)
