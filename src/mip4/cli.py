@@ -106,6 +106,20 @@ def _add_experiments(commands: argparse._SubParsersAction[argparse.ArgumentParse
     validate.set_defaults(handler=command.run_validate)
 
 
+def _add_lab(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from mip4.lab import command
+
+    lab = commands.add_parser(
+        "lab",
+        help="network-namespace lab: real daemons, real CBR traffic, measured handoffs",
+        description="'up' builds namespaces (CN, core, HA, FAs, MN; 198.18.0.0/15 only), "
+        "'run' runs a scenario with a method on them and prints the same JSON as simulate, "
+        "'down' removes everything. Needs root.",
+    )
+    command.add_arguments(lab)
+    lab.set_defaults(handler=command.run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mip4",
@@ -138,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulate(commands)
     _add_experiments(commands)
     _add_daemon(commands)
+    _add_lab(commands)
     return parser
 
 

@@ -1,0 +1,178 @@
+"""The lab's namespaces, links and addresses (198.18.0.0/15 only; nothing leaves them).
+
+::
+
+    CN --- core --- HA (home network 198.18.2.0/24 behind it)
+             |
+             +--- FA1 --(fa-ap)~~(mn-ap1)--+
+             +--- FA2 --(fa-ap)~~(mn-ap2)--+-- bridge mn-radio in the MN (home 198.18.2.10)
+             +--- FA3 --(fa-ap)~~(mn-ap3)--+
+
+Namespaces are ``<prefix>-cn``, ``-core``, ``-ha``, ``-fa1`` ... ``-faN``, ``-mn``. The MN
+has one veth per access point, all enslaved to one bridge (the MN's single radio interface,
+with a fixed MAC): the radio is "attached" to the access point whose veth is up. Addresses:
+CN 198.18.10.2, HA 198.18.1.1, FA i 198.18.(20+i).1 (also on its access link, /32), core
+198.18.x.254 on each link.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+
+from mip4.errors import LocalUsageError
+
+DEFAULT_PREFIX = "mip4lab"
+CN_ADDRESS = "198.18.10.2"
+HA_ADDRESS = "198.18.1.1"
+HOME_NETWORK = "198.18.2.0/24"
+HOME_GATEWAY = "198.18.2.1"
+MN_HOME_ADDRESS = "198.18.2.10"
+MN_MAC = "02:00:00:00:01:01"
+MAX_FAS = 20
+
+
+def fa_address(index: int) -> str:
+    """The address of FA ``index`` (1-based)."""
+    return f"198.18.{20 + index}.1"
+
+
+class LabError(LocalUsageError):
+    """The lab cannot be built, used or removed as asked."""
+
+
+def _ip(*args: str) -> None:
+    result = subprocess.run(["ip", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise LabError(f"ip {' '.join(args)}: {result.stderr.strip()}")
+
+
+def namespaces() -> list[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class Lab:
+    """Names of one lab's namespaces."""
+
+    prefix: str = DEFAULT_PREFIX
+    fas: int = 3
+
+    def ns(self, role: str) -> str:
+        return f"{self.prefix}-{role}"
+
+    @property
+    def roles(self) -> list[str]:
+        return ["cn", "core", "ha", *(f"fa{i}" for i in range(1, self.fas + 1)), "mn"]
+
+    def existing(self) -> list[str]:
+        """This prefix's namespaces that exist now (any FA count)."""
+        return [n for n in namespaces() if n.startswith(f"{self.prefix}-")]
+
+    @classmethod
+    def detect(cls, prefix: str = DEFAULT_PREFIX) -> Lab:
+        """The lab that is up under ``prefix`` (its FA count from the namespaces)."""
+        found = [n for n in namespaces() if n.startswith(f"{prefix}-")]
+        if not found:
+            raise LabError(f"no lab is up under {prefix!r} (run: mip4 lab up)")
+        fas = sum(1 for n in found if n[len(prefix) + 1 :].startswith("fa"))
+        lab = cls(prefix, fas)
+        if sorted(found) != sorted(lab.ns(r) for r in lab.roles):
+            raise LabError(f"the lab under {prefix!r} is half-built: run 'mip4 lab down' first")
+        return lab
+
+    def up(self) -> None:
+        """Build everything; on any failure remove what was made and raise."""
+        if not 1 <= self.fas <= MAX_FAS:
+            raise LabError(f"fas: must be 1..{MAX_FAS}, got {self.fas}")
+        if self.existing():
+            raise LabError(
+                f"namespaces {', '.join(self.existing())} exist: a lab (or a half-built one) "
+                f"is there; remove it with 'mip4 lab down --prefix {self.prefix}'"
+            )
+        try:
+            self._build()
+        except BaseException:
+            self.down()
+            raise
+
+    def _build(self) -> None:
+        for role in self.roles:
+            ns = self.ns(role)
+            _ip("netns", "add", ns)
+            _ip("-n", ns, "link", "set", "lo", "up")
+            for key in (
+                "net.ipv4.ip_forward=1",
+                "net.ipv4.conf.all.rp_filter=0",
+                "net.ipv4.conf.default.rp_filter=0",
+            ):
+                _ip("netns", "exec", ns, "sysctl", "-qw", key)
+        core, cn, ha, mn = self.ns("core"), self.ns("cn"), self.ns("ha"), self.ns("mn")
+        # CN and HA on the core router
+        _ip("-n", core, "link", "add", "core-cn", "type", "veth", "peer", "name", "cn0",
+            "netns", cn)  # fmt: skip
+        _ip("-n", core, "addr", "add", "198.18.10.254/24", "dev", "core-cn")
+        _ip("-n", cn, "addr", "add", f"{CN_ADDRESS}/24", "dev", "cn0")
+        _ip("-n", core, "link", "add", "core-ha", "type", "veth", "peer", "name", "ha0",
+            "netns", ha)  # fmt: skip
+        _ip("-n", core, "addr", "add", "198.18.1.254/24", "dev", "core-ha")
+        _ip("-n", ha, "addr", "add", f"{HA_ADDRESS}/24", "dev", "ha0")
+        _ip("-n", ha, "link", "add", "ha-home", "type", "veth", "peer", "name", "ha-homep")
+        _ip("-n", ha, "addr", "add", f"{HOME_GATEWAY}/24", "dev", "ha-home")
+        for ns, links in ((cn, ["cn0"]), (ha, ["ha0", "ha-home", "ha-homep"])):
+            for link in links:
+                _ip("-n", ns, "link", "set", link, "up")
+        # the MN's radio: a bridge over one veth per access point
+        _ip("-n", mn, "link", "add", "mn-radio", "address", MN_MAC, "type", "bridge")
+        _ip("-n", mn, "addr", "add", f"{MN_HOME_ADDRESS}/32", "dev", "mn-radio")
+        _ip("-n", mn, "link", "set", "mn-radio", "up")
+        for i in range(1, self.fas + 1):
+            fa = self.ns(f"fa{i}")
+            _ip("-n", core, "link", "add", f"core-fa{i}", "type", "veth", "peer", "name",
+                "fa-core", "netns", fa)  # fmt: skip
+            _ip("-n", core, "addr", "add", f"198.18.{20 + i}.254/24", "dev", f"core-fa{i}")
+            _ip("-n", fa, "addr", "add", f"{fa_address(i)}/24", "dev", "fa-core")
+            _ip("-n", fa, "link", "add", "fa-ap", "type", "veth", "peer", "name", f"mn-ap{i}",
+                "netns", mn)  # fmt: skip
+            _ip("-n", fa, "addr", "add", f"{fa_address(i)}/32", "dev", "fa-ap")
+            _ip("-n", mn, "link", "set", f"mn-ap{i}", "master", "mn-radio")
+            for link in ("fa-core", "fa-ap"):
+                _ip("-n", fa, "link", "set", link, "up")
+            _ip("-n", core, "link", "set", f"core-fa{i}", "up")
+            _ip("-n", fa, "route", "add", "default", "via", f"198.18.{20 + i}.254")
+        for link in ("core-cn", "core-ha"):
+            _ip("-n", core, "link", "set", link, "up")
+        _ip("-n", core, "route", "add", HOME_NETWORK, "via", HA_ADDRESS)
+        _ip("-n", cn, "route", "add", "default", "via", "198.18.10.254")
+        _ip("-n", ha, "route", "add", "default", "via", "198.18.1.254")
+
+    def attach(self, index: int | None) -> None:
+        """Bring the MN's veth to access point ``index`` up and every other one down."""
+        mn = self.ns("mn")
+        for i in range(1, self.fas + 1):
+            _ip("-n", mn, "link", "set", f"mn-ap{i}", "up" if i == index else "down")
+
+    def set_link(self, index: int, up: bool) -> None:
+        _ip("-n", self.ns("mn"), "link", "set", f"mn-ap{index}", "up" if up else "down")
+
+    def down(self) -> list[str]:
+        """Delete every namespace of this prefix (their veths, bridges and TUNs go with them)."""
+        removed = []
+        for ns in self.existing():
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+            removed.append(ns)
+        return removed
+
+
+__all__ = [
+    "CN_ADDRESS",
+    "DEFAULT_PREFIX",
+    "HA_ADDRESS",
+    "MN_HOME_ADDRESS",
+    "MN_MAC",
+    "Lab",
+    "LabError",
+    "fa_address",
+    "namespaces",
+]

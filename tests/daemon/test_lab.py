@@ -1,0 +1,73 @@
+"""`mip4 lab`: up, a run with real packets, down (root only; skipped without it, failed in CI)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mip4.cli import main
+from mip4.lab.topology import Lab
+from tests.conftest import require_root
+from tests.daemon.netns import netns_list
+
+QUICK = [
+    "--set", "mobility.dwell_s=1.5",
+    "--set", "protocol.advertisement_interval_ms=200",
+    "--set", "traffic.interval_ms=10",
+]  # fmt: skip
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    require_root("network namespaces")
+    name = f"mip4t-{os.getpid() % 100000}l"
+    try:
+        yield name
+    finally:
+        Lab(name).down()
+    assert not [ns for ns in netns_list() if ns.startswith(f"{name}-")]
+
+
+def test_lab_up_run_down(prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lab", "up", "--prefix", prefix]) == 0
+    lab = Lab.detect(prefix)
+    assert lab.fas == 3
+    # a second 'up' refuses and says how to clean up
+    assert main(["lab", "up", "--prefix", prefix]) == 2
+    assert f"mip4 lab down --prefix {prefix}" in capsys.readouterr().err
+    out = tmp_path / "result.json"
+    argv = ["lab", "run", "--prefix", prefix, "--method", "standard", "--handoffs", "2"]
+    assert main([*argv, *QUICK, "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert list(result)[:6] == ["scenario", "method", "seed", "params", "handoffs", "summary"]
+    assert [(h["from"], h["to"]) for h in result["handoffs"]] == [("FA1", "FA2"), ("FA2", "FA3")]
+    for handoff in result["handoffs"]:
+        assert handoff["disruption_ms"] is not None
+        assert handoff["disruption_ms"] >= handoff["l2_gap_ms"]
+    assert result["lab"]["registered_with"] == "198.18.23.1"  # the last FA
+    assert result["summary"]["delivered"] > 0
+    # the run left no daemon or CBR process in the namespaces
+    for ns in lab.existing():
+        pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
+        assert pids.stdout.strip() == "", ns
+    assert main(["lab", "run", "--prefix", prefix, "--method", "pre-source"]) == 2
+    assert "not available in the lab yet" in capsys.readouterr().err
+    assert main(["lab", "down", "--prefix", prefix]) == 0
+    assert not lab.existing()
+    assert main(["lab", "run", "--prefix", prefix]) == 2
+    assert "no lab is up" in capsys.readouterr().err
+
+
+def test_half_built_lab_is_refused(prefix: str, capsys: pytest.CaptureFixture[str]) -> None:
+    subprocess.run(["ip", "netns", "add", f"{prefix}-cn"], check=True)
+    assert main(["lab", "up", "--prefix", prefix]) == 2
+    assert "half-built" in capsys.readouterr().err
+    assert main(["lab", "run", "--prefix", prefix]) == 2
+    assert "half-built" in capsys.readouterr().err
+    assert main(["lab", "down", "--prefix", prefix]) == 0
+    assert not Lab(prefix).existing()
