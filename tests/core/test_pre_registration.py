@@ -680,3 +680,30 @@ def test_prrtadv_while_a_standard_registration_is_pending_is_deferred() -> None:
     out = net.wire.deliver("mn", packet)
     assert "pre-registration-deferred" in events(out)
     assert not sends(out, "registration_request")
+
+
+def test_in_a_plain_network_the_mn_uses_standard_movement_detection() -> None:
+    """§3.6: once PrRtSols go unanswered the network is plain: an advertisement from another
+    FA starts no registration while the current FA is heard on an unchanged link; after an
+    L2-LU it does (and a PrRtAdv would bring PRE-REGISTRATION back)."""
+    net = pre_net(fa1_pre=False)
+    t0 = registered(net)
+    net.wire.trigger("mn", MobileTrigger(new_fa=FaIdentifier(address=FA2_ADDR)))
+    net.wire.run(t0 + 9.0)
+    assert net.mn.snapshot(net.wire.now)["pre_registration"]["pre_network"] is False
+    advert = ReceivedPacket(
+        interface="radio0",
+        source=FA2_ADDR,
+        destination=IPv4Address("224.0.0.1"),
+        protocol=PROTO_ICMP,
+        payload=net.fa2.advertiser.build().encode(),
+        ttl=1,
+        link_source=FA2_MAC,
+    )
+    out = net.wire.deliver("mn", advert)
+    assert not sends(out, "registration_request")
+    assert net.mn.registration is not None and net.mn.registration.agent == FA1_ADDR
+    net.wire.trigger("mn", LinkUp(interface="radio0", fa=FaIdentifier(address=FA2_ADDR)))
+    out = net.wire.deliver("mn", advert)
+    [request] = sends(out, "registration_request")
+    assert request.destination == FA2_ADDR and request.link_destination == FA2_MAC

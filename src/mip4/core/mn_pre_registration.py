@@ -18,6 +18,11 @@ Installed by :class:`~mip4.core.mobile_node.MobileNode` when its configuration h
   the oFA (its default router), an LLA 138 with its own MAC after the authorization-enabling
   extension (§3.1 step 4, §3.7, Appendix C), the S bit by default (§3.1, Appendix C), in
   ``copies`` copies and never retransmitted (§3.4, §3.6).
+- Moving between PRE-REGISTRATION and plain networks (§3.6): PrRtSols that go unanswered
+  mark the network as plain: then, until a PrRtAdv arrives, an advertisement from another FA
+  starts no registration while the current FA is still heard and the MN has not changed
+  link (standard movement detection, RFC 5944 §2.4.2.1); after an L2-LU it registers at
+  once. A proxied advertisement naming the current FA is ignored (§3.8).
 - While a PRE-REGISTRATION handoff is under way, advertisements from other FAs are recorded
   but start no registration (§3.6: not PRE and standard registrations in parallel); a PrRtAdv
   while a standard registration is pending is ignored for the same reason.
@@ -81,6 +86,8 @@ class MobileNodePreRegistration(MobileNodeDiscovery):
         self._ll_connected = False  # L2-LU came while the low-latency request was pending
         self._prrtsol: PrRtSolState | None = None
         self._prrtsol_suppressed = False
+        self._pre_network = True  # until PrRtSols go unanswered (§3.6)
+        self._moved = False  # an L2-LU since the current registration
         if self._pre is None:
             return
         self._trigger_handlers[MobileTrigger] = self._on_mobile_trigger
@@ -103,6 +110,7 @@ class MobileNodePreRegistration(MobileNodeDiscovery):
             "target": None if self._pre_target is None else str(self._pre_target),
             "low_latency_pending": self._ll_identification is not None,
             "prrtsol_suppressed": self._prrtsol_suppressed,
+            "pre_network": self._pre_network,
         }
 
     # ------------------------------------------------------------------ L2-MT, PrRtSol
@@ -167,6 +175,7 @@ class MobileNodePreRegistration(MobileNodeDiscovery):
         if state.sent >= 2 + pre.pre_sol_attempts:
             self._prrtsol = None
             self._prrtsol_suppressed = True
+            self._pre_network = False  # §3.6: no PrRtAdv -> a plain Mobile IPv4 network
             return [Notify(event="prrtsol-abandoned", fields={"sent": state.sent})]
         return [
             Notify(event="prrtsol-retransmitted", fields={"attempt": state.sent + 1}),
@@ -196,18 +205,39 @@ class MobileNodePreRegistration(MobileNodeDiscovery):
             # its way): the low-latency request or its reply was lost.
             out = self._record_only(message, packet, packet.link_source, now)
             return out + self._fallback("the nFA answered without a reply", now)
-        is_proxy = (
+        # A proxied advertisement: an LLA with the advertiser's MAC that is not the frame's
+        # source (Appendix C: the PrRtAdv's L2 source is the oFA).
+        proxied = (
             mac is not None
             and maae is not None
-            and (reg is None or packet.source != reg.agent)
+            and packet.link_source != mac
             and packet.source != self.config.home_agent
         )
-        if is_proxy:
+        if proxied:
             assert mac is not None
+            if reg is not None and packet.source == reg.agent:
+                # §3.8: the advertised nFA is the current FA.
+                return [
+                    Notify(event="pre-registration-not-applicable", fields={"cause": "PrRtAdv"})
+                ]
+            self._pre_network = True  # §3.6: PrRtAdvs -> follow PRE-REGISTRATION
             return self._on_proxy_advertisement(message, packet, mac, now)
-        if self._pre_target is not None and packet.source != self._pre_target and maae is not None:
-            # §3.6: a PRE-REGISTRATION handoff is under way; no standard one in parallel.
-            return self._record_only(message, packet, packet.link_source, now)
+        if maae is not None and packet.source != self.config.home_agent:
+            if self._pre_target is not None and packet.source != self._pre_target:
+                # §3.6: a PRE-REGISTRATION handoff is under way; no standard one in parallel.
+                return self._record_only(message, packet, packet.link_source, now)
+            current = self._current
+            if (
+                not self._pre_network
+                and not self._moved
+                and current is not None
+                and packet.source != current.address
+                and current.expires_at > now
+            ):
+                # §3.6: in a plain Mobile IPv4 network, standard movement detection (RFC 5944
+                # §2.4.2.1): no new registration while the current FA is still heard on a
+                # link the MN has not left.
+                return self._record_only(message, packet, packet.link_source, now)
         return self._on_advertisement(message, packet, now)
 
     def _heard(
@@ -379,6 +409,7 @@ class MobileNodePreRegistration(MobileNodeDiscovery):
         previous = self._registration
         low_latency = self._ll_identification is not None
         out = super()._accepted(reply, pending, now)
+        self._moved = False
         self._ll_identification = None
         self._ll_connected = False
         self._pre_target = None
@@ -429,6 +460,7 @@ class MobileNodePreRegistration(MobileNodeDiscovery):
         pre = self._pre
         assert pre is not None
         out = self._on_link_up(trigger, now)
+        self._moved = True
         if not self.config.solicit_on_link_up and self._last_solicitation != now:
             # §3.6: on L2-LU the MN MUST immediately send an Agent Solicitation.
             out.append(self._solicitation_packet(now))
