@@ -144,3 +144,47 @@ def test_check_exit_code_and_one_line_per_problem(
     assert "not valid TOML" in capsys.readouterr().err
     assert main(["agent", "--check", "--config", str(tmp_path / "missing.toml")]) == 2
     assert "No such file" in capsys.readouterr().err
+
+
+def test_rfc4881_sections_reach_the_core() -> None:
+    fa = load_config(CONTRIB / "fa.toml")
+    assert isinstance(fa.core, ForeignAgentConfig)
+    pre = fa.core.pre_registration
+    assert pre is not None and pre.access_point_ids == (1,)
+    (neighbour,) = pre.neighbours
+    assert neighbour.address == IPv4Address("198.18.1.3")
+    assert (neighbour.esp_out.spi, neighbour.esp_in.spi) == (1300, 1301)
+    assert neighbour.tunnel_out is None
+    assert neighbour.access_point_ids == (2,)
+    assert pre.resolve_access_point(2) == IPv4Address("198.18.1.3")
+    post = fa.core.post_registration
+    assert post is not None and post.tunnel_lifetime == 60
+    assert post.neighbours[IPv4Address("198.18.1.3")].spi == 1200
+    data = _load("mn.toml")
+    data["pre_registration"] = {"copies": 2, "identify_by": "access-point"}
+    data["options"]["deferred_registration"] = True
+    mn = parse_config(data)
+    assert isinstance(mn.core, MobileNodeConfig)
+    assert mn.core.pre_registration is not None and mn.core.pre_registration.copies == 2
+    assert mn.core.deferred_registration is True
+
+
+def test_rfc4881_problems_name_their_keys() -> None:
+    data = _load("fa.toml")
+    del data["security"]["esp"][1]
+    assert _problems(data) == [
+        "neighbours[0]: PRE-REGISTRATION needs security.esp entries for peer 198.18.1.3 with "
+        "direction 'out' and 'in' (mode 'transport')"
+    ]
+    data = _load("fa.toml")
+    data["security"]["esp"][0]["key"] = "hex:00"
+    assert _problems(data)[0].startswith("security.esp[0].key: an HMAC-SHA1-96 key is exactly")
+    data = _load("fa.toml")
+    data["pre_registration"]["advertisement_copies"] = 0
+    assert _problems(data) == ["pre_registration.advertisement_copies: must be an int >= 1, got 0"]
+    data = _load("fa.toml")
+    data["post_registration"]["tunnel_lifetime"] = 65535
+    assert _problems(data)[0].startswith("post_registration.tunnel_lifetime: 0xFFFF needs")
+    data = _load("mn.toml")
+    data["pre_registration"] = {"identify_by": "name"}
+    assert _problems(data)[0].startswith("pre_registration.identify_by: Input should be")

@@ -147,9 +147,13 @@ class SaEntry(_Strict):
 
 
 class EspEntry(_Strict):
-    """An inter-FA ESP association (RFC 4881 §3.4: NULL cipher, HMAC-SHA1-96)."""
+    """An inter-FA ESP association (RFC 4881 §3.4: NULL cipher, HMAC-SHA1-96, one per
+    direction and mode: transport for the inter-FA ICMP, tunnel for the tunnelled
+    advertisement of §3.4.2)."""
 
     peer: IPv4Address
+    direction: Literal["out", "in"]
+    mode: Literal["transport", "tunnel"] = "transport"
     spi: Spi
     algorithm: Literal["hmac-sha1-96"] = "hmac-sha1-96"
     key: str
@@ -157,9 +161,15 @@ class EspEntry(_Strict):
     @field_validator("key")
     @classmethod
     def _key(cls, value: str) -> str:
-        if len(parse_key(value)) < 12:
-            raise ValueError("an HMAC-SHA1-96 key needs at least 12 bytes")
+        if len(parse_key(value)) != 20:
+            raise ValueError("an HMAC-SHA1-96 key is exactly 20 bytes (RFC 2404 §3)")
         return value
+
+    def association(self) -> Any:
+        from mip4.wire.esp import EspMode, EspSecurityAssociation
+
+        mode = EspMode.TUNNEL if self.mode == "tunnel" else EspMode.TRANSPORT
+        return EspSecurityAssociation(spi=self.spi, auth_key=parse_key(self.key), mode=mode)
 
 
 class Security(_Strict):
@@ -204,6 +214,64 @@ class AdvertisingTimers(_Strict):
     advertisement_interval: Seconds | None = None
     advertisement_lifetime: int | None = None
     advertisement_jitter: float | None = None
+
+
+class FaPreRegistration(_Strict):
+    """RFC 4881 §3 at an FA (present: PRE-REGISTRATION on); neighbours come from
+    ``[[neighbours]]`` with their ``security.esp`` entries."""
+
+    access_point_ids: list[Annotated[int, Field(ge=0, le=0xFFFFFFFF)]] = []
+    min_solicitation_interval: Seconds | None = None
+    challenge_window: int | None = None
+    use_challenge: StrictBool | None = None
+    cache_lifetime: Seconds | None = None
+    trigger_rate_limit: int | None = None
+    advertisement_copies: int | None = None
+    solicitation_copies: int | None = None
+    low_latency_ttl_hops: int | None = None
+
+
+class FaPostRegistration(_Strict):
+    """RFC 4881 §4/§5 at an FA (present: POST-REGISTRATION on); the FA-FA associations come
+    from ``security.fa_fa``."""
+
+    tunnel_lifetime: int | None = None
+    allow_infinite: StrictBool | None = None
+    reverse_tunnel: StrictBool | None = None
+    ingress_filtering: StrictBool | None = None
+    reverse_to_home_agent: StrictBool | None = None
+    encapsulation: Encap | None = None
+    anchor_policy: Literal["earliest", "latest"] | None = None
+    reply_timeout: Seconds | None = None
+    config_hfail: Seconds | None = None
+    retransmit_initial: Seconds | None = None
+    renew_fraction: float | None = None
+    replay_skew: Seconds | None = None
+    combined: StrictBool | None = None
+    combined_timer: Seconds | None = None
+
+
+class MnPreRegistration(_Strict):
+    """RFC 4881 §3 at the MN (present: PRE-REGISTRATION on)."""
+
+    simultaneous_bindings: StrictBool | None = None
+    copies: int | None = None
+    identify_by: Literal["address", "access-point"] | None = None
+    pre_sol_interval: Seconds | None = None
+    pre_sol_attempts: int | None = None
+    fallback_after: Seconds | None = None
+    drop_old_binding: StrictBool | None = None
+    prrtsol_copies: int | None = None
+
+
+def _passthrough(model: BaseModel) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if value is None or name == "access_point_ids":
+            continue
+        out[name] = ENCAPSULATIONS[value] if name == "encapsulation" else value
+    return out
 
 
 # ------------------------------------------------------------------ per role
@@ -275,6 +343,8 @@ class FaFile(_Strict):
     options: FaOptions = FaOptions()
     security: Security = Security()
     neighbours: list[Neighbour] = []
+    pre_registration: FaPreRegistration | None = None
+    post_registration: FaPostRegistration | None = None
     daemon: DaemonSection = DaemonSection()
 
 
@@ -302,6 +372,7 @@ class MnOptions(_Strict):
     solicit_on_link_up: StrictBool | None = None
     regional_registration: StrictBool | None = None
     timestamp_random_bits: int | None = None
+    deferred_registration: StrictBool | None = None
     link_events: StrictBool = True
 
 
@@ -316,6 +387,7 @@ class MnFile(_Strict):
     options: MnOptions = MnOptions()
     security: Security
     neighbours: list[Neighbour] = []
+    pre_registration: MnPreRegistration | None = None
     daemon: DaemonSection = DaemonSection()
 
 
@@ -471,10 +543,66 @@ def _advertisement(timers: AdvertisingTimers, options: Any, key_map: dict[str, s
     return AdvertisementConfig(**kwargs)
 
 
+_SECTIONS = {
+    "PreRegistrationConfig": "pre_registration",
+    "MnPreRegistrationConfig": "pre_registration",
+    "PostRegistrationConfig": "post_registration",
+    "NeighbourFa": "neighbours",
+}
+
+
+def _fa_pre(model: FaFile, problems: list[str]) -> Any:
+    """RFC 4881 §3.4.1, §3.5: the configured neighbours with their ESP SAs and AP ids."""
+    from mip4.core.config import NeighbourFa, PreRegistrationConfig
+
+    assert model.pre_registration is not None
+    esp: dict[tuple[IPv4Address, str, str], Any] = {}
+    for i, entry in enumerate(model.security.esp):
+        where = (entry.peer, entry.direction, entry.mode)
+        if where in esp:
+            problems.append(
+                f"security.esp[{i}]: a second {entry.direction}/{entry.mode} SA for {entry.peer}"
+            )
+            continue
+        try:
+            esp[where] = entry.association()
+        except LocalUsageError as exc:
+            problems.append(f"security.esp[{i}]: {exc}")
+    neighbours = []
+    for i, n in enumerate(model.neighbours):
+        out, into = (
+            esp.get((n.address, "out", "transport")),
+            esp.get((n.address, "in", "transport")),
+        )
+        if out is None or into is None:
+            problems.append(
+                f"neighbours[{i}]: PRE-REGISTRATION needs security.esp entries for peer "
+                f"{n.address} with direction 'out' and 'in' (mode 'transport')"
+            )
+            continue
+        neighbours.append(
+            NeighbourFa(
+                address=n.address,
+                esp_out=out,
+                esp_in=into,
+                tunnel_out=esp.get((n.address, "out", "tunnel")),
+                tunnel_in=esp.get((n.address, "in", "tunnel")),
+                access_point_ids=tuple(n.access_point_ids),
+            )
+        )
+    return PreRegistrationConfig(
+        neighbours=tuple(neighbours),
+        access_point_ids=tuple(model.pre_registration.access_point_ids),
+        **_passthrough(model.pre_registration),
+    )
+
+
 def _core_error(exc: LocalUsageError, key_map: dict[str, str]) -> str:
     text = str(exc)
     head, _, rest = text.partition(": ")
-    _cls, _, field_name = head.partition(".")
+    cls, _, field_name = head.partition(".")
+    if cls in _SECTIONS and rest:
+        return f"{_SECTIONS[cls]}.{field_name}: {rest}"
     key = key_map.get(head) or key_map.get(field_name)
     if key is not None and rest:
         return f"{key}: {rest}"
@@ -529,6 +657,15 @@ def _build_core(model: AnyFile, problems: list[str]) -> AgentConfig | None:
                     )
                 else:
                     kwargs["gfa"] = GfaOption(address=model.options.gfa, security=sa)
+            if model.pre_registration is not None:
+                kwargs["pre_registration"] = _fa_pre(model, problems)
+            if model.post_registration is not None:
+                from mip4.core.config import PostRegistrationConfig
+
+                kwargs["post_registration"] = PostRegistrationConfig(
+                    neighbours=_sas(sec.fa_fa, "fa_fa", []),
+                    **_passthrough(model.post_registration),
+                )
             if problems:
                 return None
             return ForeignAgentConfig(**kwargs)
@@ -552,6 +689,12 @@ def _build_core(model: AnyFile, problems: list[str]) -> AgentConfig | None:
             )
             _set(kwargs, key_map, "timers", model.timers)
             _set(kwargs, key_map, "options", model.options)
+            if model.pre_registration is not None:
+                from mip4.core.config import MnPreRegistrationConfig
+
+                kwargs["pre_registration"] = MnPreRegistrationConfig(
+                    **_passthrough(model.pre_registration)
+                )
             if problems:
                 return None
             return MobileNodeConfig(mn_ha=mn_ha[model.home_agent], **kwargs)
