@@ -75,8 +75,13 @@ class MobileNodePostRegistration(MobileNodeDiscovery):
         if current is None or reg is None or fa is None or fa.address is None:
             return []
         if fa.address == current.address:
+            # Back at the FA it registered with (a ping-pong, RFC 4881 §4.1 step 6, or the
+            # return to the anchor, §4.2 step 6): its router again, at once.
             self._deferred_from = None
-            return self._cancel_timer((POST_SOLICIT_TIMER,))
+            back = self._cancel_timer((POST_SOLICIT_TIMER,))
+            if self._router is None and self._link_up:
+                back.append(self._set_router(current))
+            return back
         # §4.4: defer; keep the anchor as default router, resolve its MAC anew (proxy ARP).
         self._deferred_from = current.address
         self._router = current.address

@@ -345,6 +345,7 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         self._present: set[bytes] = set()  # MNs on the access link (L2-LU .. L2-LD)
         self._departed: set[bytes] = set()  # MNs that left the access link (L2-LD .. L2-LU)
         self._advertise_later: dict[bytes, IPv4Address] = {}  # MAC -> home: on L2-LU
+        self._expected: set[bytes] = set()  # MNs returning here (§4.2 step 6)
         post = self._post
         if post is None:
             return
@@ -729,6 +730,9 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         home = self._find_home(mn.link_address, mn.home_address)
         out: list[Action] = []
         informed = home is not None and home in self._bets
+        if mn.link_address in self._expected:
+            self._expected.discard(mn.link_address)
+            informed = True
         if home is not None:
             out += self._step(home, Event.L2_LU, now) or []
         later = self._advertise_later.pop(mn.link_address, None)
@@ -1276,6 +1280,8 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
             self._end(home)
             if bet.phase is Phase.FORWARDING:
                 out.append(self._forward_off(bet))
+            if bet.returning:
+                self._expected.add(bet.link_address)  # §4.2 step 6: it arrives here next
             out.append(Notify(event="bet-ended", fields={"mn": str(home), "why": "terminated"}))
             return out
         lifetime = grant(request.lifetime, self._cfg.tunnel_lifetime)  # §4.3: may grant less
