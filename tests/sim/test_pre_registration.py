@@ -243,3 +243,28 @@ def test_mip4_simulate_json_for_the_pre_methods(
     assert result["method"] == method
     assert result["summary"]["l3_extra_ms"]["max"] == 0.0
     assert result["params"]["protocol"]["low_latency_s_bit"] is True
+
+
+def test_optional_nfa_buffering_keeps_every_packet() -> None:
+    """``protocol.smooth_handoff`` (buffering beyond RFC 4881, §3.1 "outside the scope"): the
+    nFA holds the MN's packets with the buffered reply and delivers them after it. Without
+    the S bit nothing is lost any more (the early switch is absorbed, delivered late); with
+    the S bit the packets the oFA also delivered before L2-LD come twice."""
+    without_s, _ = run(
+        "pre-source", "protocol.low_latency_s_bit=false", "protocol.smooth_handoff=true"
+    )
+    with_s, records = run("pre-source", "protocol.smooth_handoff=true")
+    for h in without_s["handoffs"]:
+        assert h["lost"] == 0 and h["duplicates"] == 0
+    for h in with_s["handoffs"]:
+        assert h["lost"] == 0 and h["duplicates"] > 0
+    flushes = [r for r in records if r.node == "FA2" and r.message == "FlushBuffer"]
+    reply = next(
+        r
+        for r in records
+        if r.node == "FA2"
+        and r.direction == "tx"
+        and r.message == "registration_reply"
+        and r.time > 6.0
+    )
+    assert flushes and flushes[0].time == reply.time  # delivered with (after) the reply

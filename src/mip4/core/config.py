@@ -272,7 +272,10 @@ class PreRegistrationConfig:
     ``solicitation_copies``: copies of each PrRtAdv and inter-FA solicitation (§8.1.1,
     §8.1.2 MAY). ``low_latency_ttl_hops``: how many routed hops a low-latency Registration
     Request (one carrying an LLA 138) may have crossed; it replaces RFC 3024's TTL 255
-    check for those requests (docs/decisions.md).
+    check for those requests (docs/decisions.md). ``buffer_data``: the nFA also holds the
+    MN's packets (at most ``buffer_limit``) from its low-latency registration until the MN
+    connects, and delivers them after the buffered reply — buffering beyond RFC 4881 (§3.1:
+    "outside the scope of this document"), off by default.
     """
 
     neighbours: tuple[NeighbourFa, ...] = ()
@@ -285,6 +288,8 @@ class PreRegistrationConfig:
     advertisement_copies: int = 1
     solicitation_copies: int = 1
     low_latency_ttl_hops: int = 8
+    buffer_data: bool = False
+    buffer_limit: int = 64
 
     def __post_init__(self) -> None:
         _check_bool(self)
@@ -308,6 +313,9 @@ class PreRegistrationConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise _fail(self, name, f"must be an int >= 1, got {value!r}")
+        limit = self.buffer_limit
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise _fail(self, "buffer_limit", f"must be an int >= 0, got {limit!r}")
         hops = self.low_latency_ttl_hops
         if not isinstance(hops, int) or isinstance(hops, bool) or not 1 <= hops <= 254:
             raise _fail(self, "low_latency_ttl_hops", f"must be an int in 1..254, got {hops!r}")
@@ -556,7 +564,9 @@ class MobileNodeConfig:
     new FA heard (RFC 4881 §3.6); False keeps the current FA while it is heard (RFC 5944 §3.6).
     ``solicit_on_link_up`` sends an Agent Solicitation on L2-LU (method ``standard-solicit``).
     ``deferred_registration``: after a POST-REGISTRATION handoff the MN defers its
-    registration (RFC 4881 §4.4, :mod:`mip4.core.mn_post_registration`).
+    registration (RFC 4881 §4.4, :mod:`mip4.core.mn_post_registration`). ``combined_method``:
+    the low-latency request also carries the oFA's address in an LLA sub-type 7 (RFC 4881
+    §5, §9.7), for the nFA's fallback to POST-REGISTRATION.
     """
 
     name: str
@@ -587,6 +597,7 @@ class MobileNodeConfig:
     regional_registration: bool = True
     pre_registration: MnPreRegistrationConfig | None = None  # RFC 4881 §3
     deferred_registration: bool = False  # RFC 4881 §4.4: POST-REGISTRATION handoffs
+    combined_method: bool = False  # RFC 4881 §5: the oFA's address in the low-latency RRQ
 
     def __post_init__(self) -> None:
         _check_bool(self)

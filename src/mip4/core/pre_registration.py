@@ -44,7 +44,15 @@ import dataclasses
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
-from mip4.core.actions import Action, DropReason, Notify, SendPacket, TimerKey
+from mip4.core.actions import (
+    Action,
+    DropReason,
+    FlushBuffer,
+    Notify,
+    SendPacket,
+    StartBuffering,
+    TimerKey,
+)
 from mip4.core.config import NeighbourFa, PreRegistrationConfig
 from mip4.core.discovery import ADVERTISEMENT_TTL, Advertiser, next_sequence
 from mip4.core.fa_registration import ForeignAgentRegistration
@@ -414,6 +422,10 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
                 event="registration-reply-buffered", fields={"home_address": str(rec.home_address)}
             )
         )
+        pre = self._pre
+        if pre is not None and pre.buffer_data:
+            # Beyond RFC 4881 (§3.1): hold the MN's packets with its reply.
+            kept.append(StartBuffering(home_address=rec.home_address, limit=pre.buffer_limit))
         timeout = self.config.pending_timeout
         kept.append(self._start_timer((PRE_BUFFER_TIMER, rec.home_address), now + timeout))
         return kept
@@ -436,6 +448,8 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
             rec.handoff = None
             out += handoff.buffered
             out += self._cancel_timer((PRE_BUFFER_TIMER, rec.home_address))
+            if handoff.buffered and self._pre is not None and self._pre.buffer_data:
+                out.append(FlushBuffer(home_address=rec.home_address))  # after the reply
             if handoff.buffered:
                 out.append(
                     Notify(
@@ -465,7 +479,12 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
             return []
         rec.handoff = None
         self._forget_if_empty(rec)
-        return [self._drop(DropReason.STALE, "buffered reply: the MN never connected", source=home)]
+        out: list[Action] = [
+            self._drop(DropReason.STALE, "buffered reply: the MN never connected", source=home)
+        ]
+        if self._pre is not None and self._pre.buffer_data:
+            out.append(FlushBuffer(home_address=home, discard=True))
+        return out
 
     def _on_mn_link_up(self, trigger: LinkUp, now: float) -> list[Action]:
         mn = trigger.mn

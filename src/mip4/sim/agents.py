@@ -110,8 +110,14 @@ def pre_registration(node: NodePlan, world: WorldPlan) -> PreRegistrationConfig:
         )
     # §8.1.1: several copies of each PrRtAdv on a lossy air link.
     copies = 2 if world.scenario.radio.air_loss > 0 else 1
+    protocol = world.scenario.protocol
     return PreRegistrationConfig(
-        neighbours=tuple(neighbours), access_point_ids=(node.index,), advertisement_copies=copies
+        neighbours=tuple(neighbours),
+        access_point_ids=(node.index,),
+        advertisement_copies=copies,
+        # protocol.smooth_handoff: buffering beyond RFC 4881 (design.md)
+        buffer_data=protocol.smooth_handoff,
+        buffer_limit=protocol.buffer_limit,
     )
 
 
