@@ -13,16 +13,7 @@ from mip4.experiments.focus import handoff_window, window_events
 from mip4.experiments.msc import mermaid
 from mip4.sim import runner as sim_runner
 from mip4.sim.scenario import load_scenario
-
-# one handoff FA1 -> FA2, four simulated seconds
-SMALL = ["--set", "topology.fas=2", "--set", "mobility.dwell_s=2"]
-
-
-@pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("compare")
-    assert main(["compare", "corridor", *SMALL, "--out", str(out)]) == 0
-    return out
+from tests.experiments.conftest import SMALL
 
 
 def test_compare_json_format_and_every_available_method(
@@ -51,7 +42,8 @@ def test_compare_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert "standard-solicit" in out
 
 
-def test_report_files(report: Path) -> None:
+def test_report_files(small_report: Path) -> None:
+    report = small_report
     methods = list(sim_runner.METHODS_AVAILABLE)
     results = json.loads((report / "results.json").read_text())
     assert [r["method"] for r in results["results"]] == methods

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from mip4.cli import main
 from mip4.sim import runner as sim_runner
 from tests.conftest import require_tool
 
@@ -55,12 +54,9 @@ class Figures(HTMLParser):
             self.figures[-1]["caption"] += data
 
 
-def test_report_renders_in_chromium(tmp_path: Path) -> None:
+def test_report_renders_in_chromium(tmp_path: Path, small_report: Path) -> None:
     chromium = require_tool("chromium")
-    out = tmp_path / "report"
-    argv = ["compare", "--set", "topology.fas=2", "--set", "mobility.dwell_s=2", "--no-pcap"]
-    assert main([*argv, "--out", str(out)]) == 0
-    page = (out / "report.html").resolve()
+    page = (small_report / "report.html").resolve()
     dom = subprocess.run(
         [chromium, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
         capture_output=True,
@@ -83,11 +79,8 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
     assert re.search(r'<p class="how-to-read">How to read the figures\. ', dom)
 
 
-def test_screenshot_is_not_blank(tmp_path: Path) -> None:
+def test_screenshot_is_not_blank(tmp_path: Path, small_report: Path) -> None:
     chromium = require_tool("chromium")
-    out = tmp_path / "report"
-    argv = ["compare", "--set", "topology.fas=2", "--set", "mobility.dwell_s=2", "--no-pcap"]
-    assert main([*argv, "--methods", "standard", "--out", str(out)]) == 0
     shot = tmp_path / "shot.png"
     subprocess.run(
         [
@@ -96,7 +89,7 @@ def test_screenshot_is_not_blank(tmp_path: Path) -> None:
             f"--user-data-dir={tmp_path / 'profile'}",
             "--window-size=1200,2400",
             f"--screenshot={shot}",
-            (out / "report.html").resolve().as_uri(),
+            (small_report / "report.html").resolve().as_uri(),
         ],
         capture_output=True,
         timeout=120,
