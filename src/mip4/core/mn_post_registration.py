@@ -18,17 +18,25 @@ It registers when one of §4.4's events comes:
    Lifetime) runs out it MUST solicit (``post-solicit`` timer, ``solicit_margin`` before),
    and registers on the answer;
 3. (a source-triggered handoff the nFA cannot do) comes to the MN as event 1.
+
+In the combined method (``combined_method``) the MN's low-latency Registration Request also
+names the oFA in an LLA sub-type 7 (§5, §9.7).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from ipaddress import IPv4Address
 
 from mip4.core.actions import Action, Notify, SetDefaultRouter, TimerKey
 from mip4.core.mn_discovery import MobileNodeDiscovery
+from mip4.core.mn_state import HeardAgent
 from mip4.core.packets import ReceivedPacket
+from mip4.core.registration import AnyRequest
 from mip4.core.triggers import LinkUp
+from mip4.wire.extensions import LinkLayerAddress
 from mip4.wire.icmp import AgentAdvertisement
+from mip4.wire.lla import FaIpv4Address
 
 POST_SOLICIT_TIMER = "post-solicit"
 SOLICIT_MARGIN = 0.5  # seconds before the router entry's lifetime ends
@@ -67,6 +75,21 @@ class MobileNodePostRegistration(MobileNodeDiscovery):
     def deferring(self) -> bool:
         """True while the MN defers its registration after a POST-REGISTRATION handoff."""
         return self._deferred_from is not None
+
+    def _finish(self, request: AnyRequest, agent: HeardAgent, reverse: bool) -> AnyRequest:
+        """§5: in the combined method the low-latency request (built while PRE-REGISTRATION
+        has an oFA to route it through, :mod:`mip4.core.mn_pre_registration`) carries the
+        oFA's address in an LLA sub-type 7 (§9.7), after the authorization-enabling
+        extension, where the nFA reads and removes it."""
+        registration = self._registration
+        if (
+            self.config.combined_method
+            and getattr(self, "_ll_router_mac", None) is not None
+            and registration is not None
+        ):
+            lla = LinkLayerAddress(value=FaIpv4Address(registration.agent))
+            request = dataclasses.replace(request, extensions=(*request.extensions, lla))
+        return super()._finish(request, agent, reverse)
 
     def _deferred_link_up(self, trigger: LinkUp, now: float) -> list[Action]:
         current = self._current
