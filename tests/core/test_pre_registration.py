@@ -14,6 +14,8 @@ from ipaddress import IPv4Address
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mip4.core.actions import Action, Dropped, DropReason, Notify, SendPacket, StartTimer
 from mip4.core.config import (
@@ -707,3 +709,54 @@ def test_in_a_plain_network_the_mn_uses_standard_movement_detection() -> None:
     out = net.wire.deliver("mn", advert)
     [request] = sends(out, "registration_request")
     assert request.destination == FA2_ADDR and request.link_destination == FA2_MAC
+
+
+# ---------------------------------------------------------------------------- bad input
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    payload=st.binary(max_size=120),
+    protocol=st.sampled_from([PROTO_ESP, PROTO_ICMP]),
+    interface=st.sampled_from([WIRED, ACCESS]),
+    source=st.sampled_from([FA2_ADDR, HOME, IPv4Address("198.51.100.9")]),
+)
+def test_random_esp_and_icmp_never_raise_and_change_no_state(
+    payload: bytes, protocol: int, interface: str, source: IPv4Address
+) -> None:
+    """Agents never raise on network input (design.md): random ESP and ICMP at a PRE FA are
+    counted drops (or ordinary answers), and never touch the cache or the visitor list."""
+    fa1 = fa(1)
+    before = fa1.snapshot(1.0)
+    packet = ReceivedPacket(
+        interface=interface,
+        source=source,
+        destination=FA1_ADDR,
+        protocol=protocol,
+        payload=payload,
+        ttl=64,
+        link_source=MN_MAC,
+    )
+    out = fa1.receive(packet, 1.0)
+    after = fa1.snapshot(1.0)
+    assert after["visitors"] == before["visitors"] and after["pending"] == before["pending"]
+    assert fa1.cached_advertisement(FA2_ADDR) is None
+    dropped = [a for a in out if isinstance(a, Dropped)]
+    assert sum(fa1.drops.values()) == len(dropped)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    flip=st.integers(min_value=0, max_value=10_000), value=st.integers(min_value=1, max_value=255)
+)
+def test_mutated_inter_fa_esp_is_refused(flip: int, value: int) -> None:
+    """Any change to an authenticated inter-FA message is refused and counted."""
+    fa1, fa2 = fa(1), fa(2)
+    [solicit] = sends(fa1.start(0.0), "inter_fa_solicitation")
+    data = bytearray(solicit.payload)
+    data[flip % len(data)] ^= value
+    out = fa2.receive(
+        dataclasses.replace(received(solicit, WIRED, routed=True), payload=bytes(data)), 0.1
+    )
+    assert not sends(out)
+    assert len(drops(out)) == 1 and sum(fa2.drops.values()) == 1
