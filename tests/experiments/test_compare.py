@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mip4.cli import main
-from mip4.experiments.compare import compare
+from mip4.experiments.compare import compare, compare_json
 from mip4.experiments.focus import handoff_window, window_events
 from mip4.experiments.msc import mermaid
 from mip4.sim import runner as sim_runner
@@ -96,3 +96,12 @@ def test_compare_bad_input_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", "--methods", "teleport"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown method 'teleport'" in err
+
+
+def test_methods_in_processes_give_the_same_results() -> None:
+    scenario = load_scenario("corridor", ["topology.fas=2", "mobility.dwell_s=2"])
+    methods = ["standard", "standard-solicit"]
+    serial = compare(scenario, methods, workers=1)
+    parallel = compare(scenario, methods, workers=2)
+    assert compare_json(serial) == compare_json(parallel)
+    assert [r.events for r in serial.runs] == [r.events for r in parallel.runs]

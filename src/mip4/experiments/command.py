@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -58,6 +59,13 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-pcap", action="store_true", help="with --out: do not write the pcap taps"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run the methods in N processes (default: one per CPU; 1: in this process)",
+    )
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -82,7 +90,8 @@ def run_compare(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 out=out,
                 pcaps=not args.no_pcap,
-                progress=lambda m: status.update(f"simulating {scenario.name} with {m}"),
+                workers=args.workers or os.cpu_count() or 1,
+                progress=status.update,
             )
             comparison.overrides = list(args.overrides)
             if out is not None:

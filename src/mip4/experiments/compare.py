@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,21 +104,38 @@ def compare(
     seed: int | None = None,
     out: Path | None = None,
     pcaps: bool = True,
+    workers: int = 1,
     progress: Callable[[str], None] | None = None,
 ) -> Comparison:
-    """Run every method in ``methods`` on ``scenario`` with the same seed."""
+    """Run every method in ``methods`` on ``scenario`` with the same seed; with ``workers``
+    above 1 the methods run in that many processes (the results are the same)."""
     seed = scenario.seed if seed is None else seed
-    runs = []
+    jobs: list[tuple[str, Path | None, Path | None]] = []
     for method in methods:
-        if progress is not None:
-            progress(method)
         pcap_dir = trace_path = None
         if out is not None:
             (out / "traces").mkdir(parents=True, exist_ok=True)
             trace_path = out / "traces" / f"{method}.jsonl"
             if pcaps:
                 pcap_dir = out / "pcap" / method
-        runs.append(run_method(scenario, method, seed, pcap_dir=pcap_dir, trace_path=trace_path))
+        jobs.append((method, pcap_dir, trace_path))
+    runs = []
+    if workers <= 1 or len(jobs) <= 1:
+        for method, pcap_dir, trace_path in jobs:
+            if progress is not None:
+                progress(f"simulating {scenario.name} with {method}")
+            run = run_method(scenario, method, seed, pcap_dir=pcap_dir, trace_path=trace_path)
+            runs.append(run)
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            futures = [
+                pool.submit(run_method, scenario, m, seed, pcap_dir=p, trace_path=t)
+                for m, p, t in jobs
+            ]
+            for done, future in enumerate(futures, start=1):
+                if progress is not None:
+                    progress(f"simulating {scenario.name}: {done} of {len(jobs)} methods")
+                runs.append(future.result())
     return Comparison(scenario, seed, [], runs)
 
 
