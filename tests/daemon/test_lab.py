@@ -55,7 +55,7 @@ def test_lab_up_run_down(prefix: str, tmp_path: Path, capsys: pytest.CaptureFixt
     for ns in lab.existing():
         pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
         assert pids.stdout.strip() == "", ns
-    assert main(["lab", "run", "--prefix", prefix, "--method", "pre-source"]) == 2
+    assert main(["lab", "run", "--prefix", prefix, "--method", "combined"]) == 2
     assert "not available in the lab yet" in capsys.readouterr().err
     assert main(["lab", "down", "--prefix", prefix]) == 0
     assert not lab.existing()
@@ -71,3 +71,26 @@ def test_half_built_lab_is_refused(prefix: str, capsys: pytest.CaptureFixture[st
     assert "half-built" in capsys.readouterr().err
     assert main(["lab", "down", "--prefix", prefix]) == 0
     assert not Lab(prefix).existing()
+
+
+def test_pre_and_post_beat_standard_with_real_packets(prefix: str, tmp_path: Path) -> None:
+    """Issue 7 §3: standard, pre-source and post-source on the lab; every handoff completes,
+    the MN ends registered with the last FA, PRE and POST disrupt less than standard."""
+    assert main(["lab", "up", "--prefix", prefix]) == 0
+    disruption = {}
+    for method in ("standard", "pre-source", "post-source"):
+        out = tmp_path / f"{method}.json"
+        argv = ["lab", "run", "--prefix", prefix, "--method", method, "--handoffs", "2"]
+        settings = [*QUICK, "--set", "protocol.advertisement_interval_ms=500"]
+        assert main([*argv, *settings, "--json", str(out)]) == 0
+        result = json.loads(out.read_text())
+        assert [(h["from"], h["to"]) for h in result["handoffs"]] == [
+            ("FA1", "FA2"),
+            ("FA2", "FA3"),
+        ], method
+        assert all(h["disruption_ms"] is not None for h in result["handoffs"]), method
+        assert result["lab"]["registered_with"] == "198.18.23.1", method
+        disruption[method] = result["summary"]["disruption_ms"]["p50"]
+    assert disruption["pre-source"] < disruption["standard"], disruption
+    assert disruption["post-source"] < disruption["standard"], disruption
+    assert main(["lab", "down", "--prefix", prefix]) == 0

@@ -37,20 +37,85 @@ from mip4.lab.topology import (
     fa_address,
 )
 
-LAB_METHODS = ("standard", "standard-solicit")
+LAB_METHODS = (
+    "standard",
+    "standard-solicit",
+    "pre-mobile",
+    "pre-source",
+    "pre-target",
+    "post-source",
+    "post-target",
+)
+PRE_METHODS = ("pre-mobile", "pre-source", "pre-target")
+POST_METHODS = ("post-source", "post-target")
+ANTICIPATORY_TRIGGER = {
+    "pre-mobile": "L2-MT",
+    "pre-source": "L2-ST",
+    "pre-target": "L2-TT",
+    "post-source": "L2-ST",
+    "post-target": "L2-TT",
+}
 CN_PORT = 5000
 MN_PORT = 5001
 DRAIN_S = 1.0
 
 
-def _key(label: str) -> str:
-    return "hex:" + hashlib.sha256(label.encode()).hexdigest()[:32]
+def _key(label: str, length: int = 16) -> str:
+    return "hex:" + hashlib.sha256(label.encode()).hexdigest()[: 2 * length]
+
+
+def _bool(value: bool) -> str:
+    return str(value).lower()
+
+
+def _line_neighbours(i: int, fas: int) -> list[int]:
+    """1-based FAs wired next to FA ``i`` (the corridor: a line, as the simulator has it)."""
+    return [j for j in (i - 1, i + 1) if 1 <= j <= fas]
+
+
+def _esp(source: int, destination: int, tunnel: bool, direction: str, peer: int) -> str:
+    mode = "tunnel" if tunnel else "transport"
+    spi = 0x10000 + ((source << 12) | destination) * 2 + int(tunnel)
+    key = _key(f"esp:FA{source}->FA{destination}:{mode}", 20)
+    return (
+        f'[[security.esp]]\npeer = "{fa_address(peer)}"\ndirection = "{direction}"\n'
+        f'mode = "{mode}"\nspi = {spi}\nkey = "{key}"\n'
+    )
+
+
+def _fa_rfc4881(i: int, fas: int, method: str) -> str:
+    """PRE: neighbours with ESP SAs both ways in both modes (RFC 4881 §3.4); POST: FA-FA
+    SAs with every FA up to two hops away (a three-party handoff reaches the anchor)."""
+    out = ""
+    if method in PRE_METHODS:
+        out += f"[pre_registration]\naccess_point_ids = [{i}]\n"
+        for j in _line_neighbours(i, fas):
+            out += f'[[neighbours]]\naddress = "{fa_address(j)}"\naccess_point_ids = [{j}]\n'
+            for tunnel in (False, True):
+                out += _esp(i, j, tunnel, "out", j) + _esp(j, i, tunnel, "in", j)
+    if method in POST_METHODS:
+        out += "[post_registration]\n"
+        near = {k for j in _line_neighbours(i, fas) for k in (j, *_line_neighbours(j, fas))}
+        for j in sorted(near - {i}):
+            low, high = sorted((i, j))
+            out += (
+                f'[[security.fa_fa]]\npeer = "{fa_address(j)}"\n'
+                f'spi = {5000 + low * 1024 + high}\nkey = "{_key(f"fa-fa:{low}-{high}")}"\n'
+            )
+    return out
 
 
 def _configs(lab: Lab, scenario: Any, method: str) -> dict[str, str]:
     protocol = scenario.protocol
     lifetime = protocol.registration_lifetime_s
     mn_ha = f'spi = 1000\nkey = "{_key("mn-ha:MN1")}"\n'
+    mn_pre = ""
+    if method in PRE_METHODS:
+        mn_pre = (
+            "[pre_registration]\n"
+            f"simultaneous_bindings = {_bool(protocol.low_latency_s_bit)}\n"
+            f"copies = {protocol.low_latency_copies or 1}\n"
+        )
     configs = {
         "ha": (
             f'role = "ha"\nname = "HA"\naddress = "{HA_ADDRESS}"\n'
@@ -63,27 +128,25 @@ def _configs(lab: Lab, scenario: Any, method: str) -> dict[str, str]:
             f'home_agent = "{HA_ADDRESS}"\nmac = "{MN_MAC}"\n'
             '[interfaces]\nradio = "mn-radio"\n'
             f"[timers]\nregistration_lifetime = {lifetime}\n"
-            f"[options]\nreverse_tunnel = {str(protocol.reverse_tunnel).lower()}\n"
+            f"[options]\nreverse_tunnel = {_bool(protocol.reverse_tunnel)}\n"
             f'encapsulation = "{protocol.encapsulation}"\n'
-            f"simultaneous_bindings = {str(protocol.simultaneous_bindings).lower()}\n"
-            f"solicit_on_link_up = {str(method == 'standard-solicit').lower()}\n"
+            f"simultaneous_bindings = {_bool(protocol.simultaneous_bindings)}\n"
+            "solicit_on_link_up = "
+            f"{_bool(method == 'standard-solicit' or method in PRE_METHODS)}\n"
+            f"deferred_registration = {_bool(method in POST_METHODS)}\n"
             "link_events = false\n"
+            f"{mn_pre}"
             f'[[security.mn_ha]]\npeer = "{HA_ADDRESS}"\n{mn_ha}'
         ),
     }
     for i in range(1, lab.fas + 1):
-        neighbours = "".join(
-            f'[[neighbours]]\naddress = "{fa_address(j)}"\naccess_point_ids = [{j}]\n'
-            for j in range(1, lab.fas + 1)
-            if j != i
-        )
         configs[f"fa{i}"] = (
             f'role = "fa"\nname = "FA{i}"\naddress = "{fa_address(i)}"\n'
             '[interfaces]\naccess = "fa-ap"\nwired = "fa-core"\n'
             f"[timers]\nadvertisement_interval = {protocol.advertisement_interval_ms / 1000.0}\n"
             f"advertisement_jitter = {protocol.advertisement_jitter}\n"
             f"registration_lifetime = {max(1800, lifetime)}\n"
-            f"{neighbours}"
+            f"{_fa_rfc4881(i, lab.fas, method)}"
         )
     return configs
 
@@ -179,8 +242,7 @@ def run_lab(
     if method not in LAB_METHODS:
         raise LabError(
             f"method {method!r} is not available in the lab yet (available: "
-            f"{', '.join(LAB_METHODS)}; PRE/POST need the FA options of issues 4/5 in the "
-            "daemon configuration)"
+            f"{', '.join(LAB_METHODS)})"
         )
     if scenario.mobility.mns != 1:
         raise LabError("the lab runs one MN: set mobility.mns=1")
@@ -223,6 +285,9 @@ def run_lab(
         run.wait_ready()
         run.start_daemon("mn", configs["mn"])
         run.wait_ready()
+        first = mobility.start_cell + 1
+        run.trigger("mn", "L2-LU", interface="mn-radio", fa=fa_address(first), ap=str(first))
+        run.trigger(f"fa{first}", "L2-LU", interface="fa-ap", mn=MN_MAC, home=MN_HOME_ADDRESS)
         deadline = time.monotonic() + 5.0 + 3 * scenario.protocol.advertisement_interval_ms / 1e3
         while MN_HOME_ADDRESS not in run.status("ha")["agent"].get("bindings", {}):
             if time.monotonic() > deadline:
@@ -240,17 +305,40 @@ def run_lab(
                             str(interval), size, str(start), str(end),
                             str(workdir / "mn.json")),
         }  # fmt: skip
-        for move in mobility.moves:
+        mn_id = {"mn": MN_MAC, "home": MN_HOME_ADDRESS}
+        schedule: list[tuple[float, int, str, Any]] = []
+        anticipatory = ANTICIPATORY_TRIGGER.get(method)
+        lead = radio.trigger_lead_ms / 1000.0
+        for n, move in enumerate(mobility.moves):
             if move.time > duration:
                 break
-            _sleep_until(start + move.time)
-            lab.set_link(move.source + 1, False)
-            l2_events.append(("L2-LD", time.monotonic(), move.source, move.target))
-            run.trigger("mn", "L2-LD", interface="mn-radio")
-            _sleep_until(l2_events[-1][1] + l2_handoff)
-            lab.set_link(move.target + 1, True)
-            l2_events.append(("L2-LU", time.monotonic(), move.source, move.target))
-            run.trigger("mn", "L2-LU", interface="mn-radio")
+            if anticipatory is not None:
+                schedule.append((max(0.0, move.time - lead), n, "anticipate", move))
+            schedule.append((move.time, n, "down", move))
+            schedule.append((move.time + l2_handoff, n, "up", move))
+        schedule.sort(key=lambda item: (item[0], item[1]))
+        for at, _, what, move in schedule:
+            _sleep_until(start + at)
+            old_fa, new_fa = move.source + 1, move.target + 1
+            old_id = {"fa": fa_address(old_fa), "ap": str(old_fa)}
+            new_id = {"fa": fa_address(new_fa), "ap": str(new_fa)}
+            if what == "anticipate":
+                if anticipatory == "L2-MT":
+                    run.trigger("mn", "L2-MT", interface="mn-radio", **new_id)
+                elif anticipatory == "L2-ST":
+                    run.trigger(f"fa{old_fa}", "L2-ST", **mn_id, **new_id)
+                else:
+                    run.trigger(f"fa{new_fa}", "L2-TT", **mn_id, **old_id)
+            elif what == "down":
+                lab.set_link(old_fa, False)
+                l2_events.append(("L2-LD", time.monotonic(), move.source, move.target))
+                run.trigger("mn", "L2-LD", interface="mn-radio")
+                run.trigger(f"fa{old_fa}", "L2-LD", interface="fa-ap", **mn_id)
+            else:
+                lab.set_link(new_fa, True)
+                l2_events.append(("L2-LU", time.monotonic(), move.source, move.target))
+                run.trigger("mn", "L2-LU", interface="mn-radio", **new_id)
+                run.trigger(f"fa{new_fa}", "L2-LU", interface="fa-ap", **mn_id)
         for process in cbr.values():
             process.wait(duration + 30)
         statuses = {role: run.status(role) for role in run.sockets}
