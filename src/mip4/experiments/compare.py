@@ -63,6 +63,11 @@ class Comparison:
     def featured(self) -> list[str]:
         return featured_methods(self.scenario)
 
+    def featured_text(self) -> str:
+        """The scenario's own methods, those not run marked (e.g. not available yet)."""
+        ran = {r.method for r in self.runs}
+        return ", ".join(m if m in ran else f"{m} (not run)" for m in self.featured)
+
 
 def first_handoff(result: dict[str, Any], mn: str = FOCUS_MN) -> dict[str, Any] | None:
     """The first handoff of ``mn`` whose disruption could be measured (else its first)."""
@@ -209,7 +214,7 @@ def table(comparison: Comparison) -> Table:
         f" ms, trigger lead {radio.trigger_lead_ms:g} ms, d_FH {s.topology.ha_delay_ms:g} ms."
     )
     if comparison.featured:
-        caption += f" * the method this scenario shows ({', '.join(comparison.featured)})."
+        caption += f" * the method this scenario shows: {comparison.featured_text()}."
     out = Table(title=f"mip4 compare: {s.name}", caption=caption)
     for i, column in enumerate(TABLE_COLUMNS):
         out.add_column(column, justify="left" if i == 0 else "right")

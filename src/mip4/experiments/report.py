@@ -155,9 +155,7 @@ def _params_lines(comparison: Comparison) -> list[tuple[str, str]]:
             f"{p.reverse_tunnel}, {p.encapsulation}",
         ),
         ("methods", ", ".join(r.method for r in comparison.runs)),
-    ] + (
-        [("shown by this scenario", ", ".join(comparison.featured))] if comparison.featured else []
-    )
+    ] + ([("shown by this scenario", comparison.featured_text())] if comparison.featured else [])
 
 
 def _files(comparison: Comparison, out: Path) -> list[str]:
