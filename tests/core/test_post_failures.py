@@ -321,3 +321,48 @@ def test_an_unreachable_for_the_reverse_tunnel_makes_the_nfa_advertise_and_cance
     before = net.fa1.post_snapshot(net.wire.now)
     net.wire.deliver("fa1", unreachable_for_tunnel(FA1_ADDR, IPv4Address("198.19.7.7")))
     assert net.fa1.post_snapshot(net.wire.now) == before
+
+
+# ---------------------------------------------------------------------------- §4.4
+
+
+def test_the_mn_solicits_before_its_router_entry_runs_out_and_registers() -> None:
+    """§4.4: "the MN MUST solicit the default router ... before the lifetime of its active
+    default router entry runs out"; it registers on the answer."""
+    shared = sa(FA_FA_SPI, FA_FA_KEY)
+    net = build(
+        fa1=fa_config(
+            1,
+            advertisement=AdvertisementConfig(interval=1.0, icmp_lifetime=3),
+            post_registration=post(neighbours={FA2_ADDR: shared}),
+        ),
+        fa2=fa_config(
+            2,
+            advertisement=AdvertisementConfig(interval=1.0, enabled=False),
+            post_registration=post(neighbours={FA1_ADDR: shared}),
+        ),
+        mn=mn_config(deferred_registration=True),
+    )
+    t1 = deferred_handoff(net)
+    heard = net.mn.current_agent
+    assert heard is not None and net.mn.deferring
+    net.wire.run(heard.expires_at)
+    solicitations = [
+        s for s in net.wire.of("mn", SendPacket, since=t1) if s.message == "agent_solicitation"
+    ]
+    assert len(solicitations) == 1
+    solicited_at = next(t for t, n, a in net.wire.actions if n == "mn" and a is solicitations[0])
+    assert solicited_at == pytest.approx(heard.expires_at - 0.5)
+    assert net.mn.registration is not None and net.mn.registration.agent == FA2_ADDR
+    assert net.fa1.bet(HOME) is None and net.fa2.bet(HOME) is None  # torn down
+
+
+def test_the_oFA_sends_the_departed_mn_no_advertisement() -> None:
+    net = post_net()
+    t0 = registered(net)
+    source_trigger(net)
+    net.wire.run(t0 + 0.2)
+    move(net)
+    t1 = net.wire.now
+    net.wire.run(t1 + 3.0)
+    assert advertisements(net, "fa1", t1) == []  # §4.4: MUST NOT (no unicast to it)
