@@ -151,3 +151,53 @@ def test_no_bet_tunnel_or_timer_outlives_the_scenario(method: str) -> None:
         assert not [key for key in fa.armed if str(key[0]).startswith("bet-")]
     ended = [r for r in records if r.message == "bet-ended"]
     assert {r.fields["why"] for r in ended} == {"registered", "terminated"}
+
+
+def test_renewal_follows_figure_12_while_the_mn_defers() -> None:
+    """§4.3, Figure 12: with 1 s BETs and advertisements every 10 s the MN defers long
+    enough for the current FA to renew the BET with the aFA (HRqst(r)/HRply(r) with a
+    lifetime), then ends it (lifetime 0) once the MN has registered."""
+    import dataclasses
+    import random
+
+    from mip4.core.foreign_agent import ForeignAgent
+    from mip4.sim.agents import make_agent
+    from mip4.sim.runner import NodePlan, WorldPlan
+
+    def factory(node: NodePlan, world: WorldPlan, rng: random.Random) -> Any:
+        agent = make_agent(node, world, rng)
+        if isinstance(agent, ForeignAgent) and agent.config.post_registration is not None:
+            post = dataclasses.replace(agent.config.post_registration, tunnel_lifetime=1)
+            return ForeignAgent(
+                dataclasses.replace(agent.config, post_registration=post), random=rng
+            )
+        return agent
+
+    sink = ListSink()
+    world = World(
+        load_scenario("corridor", ["protocol.advertisement_interval_ms=10000"]),
+        "post-source",
+        seed=2,
+        sinks=[sink],
+        agent_factory=factory,
+    )
+    result = world.run()
+    first = [
+        (r.node, r.message, NAMES[str(r.fields["destination"])], r.fields["lifetime"])
+        for r in sink.records
+        if r.kind == "packet"
+        and r.direction == "tx"
+        and r.message in ("handoff_request_r", "handoff_reply_r")
+        and r.time < 19.7
+    ]
+    assert first[:2] == [
+        ("FA2", "handoff_request_r", "FA1", 1),  # renew (Figure 12)
+        ("FA1", "handoff_reply_r", "FA2", 1),
+    ]
+    assert first[-2:] == [
+        ("FA2", "handoff_request_r", "FA1", 0),  # terminate once the MN registered
+        ("FA1", "handoff_reply_r", "FA2", 0),
+    ]
+    assert all(h["lost"] == 5 for h in result["handoffs"])
+    for fa in world.fas:
+        assert fa.dataplane.forward_tunnels == {}
