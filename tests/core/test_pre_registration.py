@@ -38,7 +38,12 @@ from mip4.core.triggers import (
 )
 from mip4.errors import LocalUsageError
 from mip4.wire.esp import EspMode, EspSecurityAssociation, ReplayWindow, esp_protect, esp_receive
-from mip4.wire.extensions import LinkLayerAddress, MobileHomeAuthentication
+from mip4.wire.extensions import (
+    LinkLayerAddress,
+    MnFaChallenge,
+    MobileForeignAuthentication,
+    MobileHomeAuthentication,
+)
 from mip4.wire.icmp import (
     AgentAdvertisement,
     AgentSolicitation,
@@ -760,3 +765,93 @@ def test_mutated_inter_fa_esp_is_refused(flip: int, value: int) -> None:
     )
     assert not sends(out)
     assert len(drops(out)) == 1 and sum(fa2.drops.values()) == 1
+
+
+# ---------------------------------------------------------------------------- RFC 4721
+
+
+MN_FA_SA = sa(0x200, b"mn-fa-shared-key")
+
+
+def challenged_fa(index: int, *, mn_fa: bool = True, **overrides: Any) -> ForeignAgent:
+    config = fa_config(
+        index,
+        pre_registration=pre(index, use_challenge=True, **overrides),
+        mn_fa={HOME: MN_FA_SA} if mn_fa else {},
+    )
+    return ForeignAgent(config, random=random.Random(index))
+
+
+def challenged_request(challenge: bytes | None, identification: int) -> ReceivedPacket:
+    packet = low_latency_request(identification=identification)
+    message = decode_control_message(packet.payload)
+    assert isinstance(message, RegistrationRequest)
+    if challenge is not None:
+        message = dataclasses.replace(
+            message, extensions=(*message.extensions, MnFaChallenge(challenge=challenge))
+        )
+    message = seal_with(message, MobileForeignAuthentication, MN_FA_SA)
+    return dataclasses.replace(packet, payload=message.encode())
+
+
+def reply_code(out: list[Action]) -> int | None:
+    for send in sends(out, "registration_reply"):
+        reply = decode_control_message(send.payload)
+        return int(reply.code)  # type: ignore[union-attr]
+    return None
+
+
+def test_challenges_in_pre_registration() -> None:
+    """RFC 4721 with §3.5: the nFA's advertisements carry challenges, one window for its own
+    link and one per neighbour; a request needs one of them (105 missing, 104 unknown), a
+    challenge is used once (106 stale), and MN-FA authentication must cover it."""
+    fa1, fa2 = fa(1), challenged_fa(2)
+    [solicit] = sends(fa1.start(0.0), "inter_fa_solicitation")
+    [answer] = sends(fa2.receive(received(solicit, WIRED, routed=True), 0.001))
+    advertisement = decode_icmp(open_esp(answer, esp_sa(2, 1)))
+    assert isinstance(advertisement, AgentAdvertisement)
+    cached = advertisement.challenge
+    assert cached is not None and len(cached) == 4
+    # Periodic advertisements on the nFA's own link use another window: the cached
+    # challenge stays valid however many of them go out.
+    for k in range(5):
+        fa2.timer_expired(("advertise",), 1.0 + k)
+    out = fa2.receive(challenged_request(None, 1 << 32), 6.0)
+    assert reply_code(out) == 105
+    out = fa2.receive(challenged_request(b"\x00\x00\x00\x01", 2 << 32), 6.1)
+    assert drops(out) == [DropReason.RATE_LIMITED] and reply_code(out) is None  # 1 denial/s
+    out = fa2.receive(challenged_request(b"\x00\x00\x00\x01", 3 << 32), 7.2)
+    assert reply_code(out) == 104
+    out = fa2.receive(challenged_request(cached, 4 << 32), 8.3)
+    assert "low-latency-request" in events(out) and sends(out, "registration_request")
+    # The same challenge again, once nothing is pending: stale.
+    fa2.timer_expired(("pending", HOME), 20.0)
+    out = fa2.receive(challenged_request(cached, 5 << 32), 21.0)
+    assert reply_code(out) == 106
+    # Without an MN-FA SA nothing can authenticate a challenge: silently discarded.
+    bare = challenged_fa(2, mn_fa=False)
+    out = bare.receive(challenged_request(cached, 6 << 32), 0.0)
+    assert drops(out) == [DropReason.MISSING_AUTHENTICATION] and not sends(out)
+
+
+def test_the_cached_challenge_lasts_challenge_window_solicitations() -> None:
+    """§3.5: the challenge the oFA caches is valid for CHALLENGE_WINDOW of its solicitations:
+    with MIN_SOLICITATION_INTERVAL = 0.5 x CHALLENGE_WINDOW x the advertisement interval it
+    is still valid when the MN uses the cache (at most CHALLENGE_WINDOW intervals old)."""
+    fa1, fa2 = fa(1), challenged_fa(2)
+    challenges = []
+    for k, solicit in enumerate(
+        [sends(fa1.start(0.0), "inter_fa_solicitation")[0]]
+        + [
+            sends(fa1.timer_expired((PRE_SOLICIT_TIMER,), t), "inter_fa_solicitation")[0]
+            for t in (1.0, 2.0)
+        ]
+    ):
+        [answer] = sends(fa2.receive(received(solicit, WIRED, routed=True), k + 0.001))
+        advertisement = decode_icmp(open_esp(answer, esp_sa(2, 1)))
+        assert isinstance(advertisement, AgentAdvertisement) and advertisement.challenge
+        challenges.append(advertisement.challenge)
+    out = fa2.receive(challenged_request(challenges[0], 1 << 32), 2.5)  # 3 solicitations ago
+    assert reply_code(out) == 104
+    out = fa2.receive(challenged_request(challenges[1], 2 << 32), 3.6)  # within the window
+    assert sends(out, "registration_request")

@@ -268,3 +268,36 @@ def test_optional_nfa_buffering_keeps_every_packet() -> None:
         and r.time > 6.0
     )
     assert flushes and flushes[0].time == reply.time  # delivered with (after) the reply
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_with_rfc_4721_challenges_the_cached_advertisement_still_works(method: str) -> None:
+    """§3.5: with FA challenges (and MN-FA SAs) the MN's low-latency request carries the
+    challenge the nFA put in the advertisement the oFA cached (or tunnelled), authenticated
+    by MN-FA; the default MIN_SOLICITATION_INTERVAL keeps it valid: no denial, l3_extra 0."""
+    from mip4.core.actions import SendPacket
+    from mip4.sim.network import Node
+    from mip4.wire.extensions import MnFaChallenge, MobileForeignAuthentication
+    from mip4.wire.messages import decode_control_message
+
+    sink = ListSink()
+    world = World(load_scenario("corridor", ["protocol.fa_challenge=true"]), method, sinks=[sink])
+    requests: list[Any] = []
+
+    def watch(node: Node, action: SendPacket) -> bool:
+        if node.name == "MN1" and action.message == "registration_request":
+            requests.append((action.destination, decode_control_message(action.payload)))
+        return False
+
+    world.net.loss_rules.append(watch)
+    result = world.run()
+    assert not [r for r in sink.records if r.message == "registration-denied"]
+    assert all(abs(h["l3_extra_ms"]) <= 1.0 for h in result["handoffs"])
+    low_latency = [
+        m
+        for d, m in requests
+        if str(d) == FA2 and any(type(e).__name__ == "LinkLayerAddress" for e in m.extensions)
+    ]
+    assert low_latency
+    kinds = [type(e) for e in low_latency[0].extensions]
+    assert kinds.index(MnFaChallenge) < kinds.index(MobileForeignAuthentication)

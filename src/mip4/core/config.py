@@ -267,7 +267,10 @@ class PreRegistrationConfig:
     advertisement cache fresh (§3.5); None gives the recommended 0.5 x ``challenge_window``
     x the advertisement interval, never below 1 s. ``cache_lifetime``: how long a cached
     advertisement may be proxied (None: its ICMP Lifetime, or the challenge window times the
-    advertisement interval when ``challenge_window`` is used, §3.5). ``trigger_rate_limit``
+    advertisement interval with ``use_challenge``, §3.5). ``use_challenge``: RFC 4721 FA
+    challenges in this FA's advertisements and replies, required in requests (with an MN-FA
+    SA), remembered ``challenge_window`` at a time for its link and for each neighbour
+    (§3.5: a separate window for the nFA-oFA interface). ``trigger_rate_limit``
     trigger-caused advertisements per second at most (§11). ``advertisement_copies`` and
     ``solicitation_copies``: copies of each PrRtAdv and inter-FA solicitation (§8.1.1,
     §8.1.2 MAY). ``low_latency_ttl_hops``: how many routed hops a low-latency Registration

@@ -51,7 +51,7 @@ from mip4.core.packets import ReceivedPacket
 from mip4.core.pre_registration import link_address_of
 from mip4.core.registration import AnyReply, AnyRequest
 from mip4.core.triggers import FaIdentifier, LinkDown, LinkUp, MobileTrigger
-from mip4.wire.extensions import LinkLayerAddress
+from mip4.wire.extensions import LinkLayerAddress, MnFaChallenge
 from mip4.wire.icmp import AgentAdvertisement, AgentSolicitation, RouterDiscoveryLinkLayerAddress
 from mip4.wire.ip import PROTO_ICMP, PROTO_UDP
 from mip4.wire.lla import AccessPointId, EthernetMac, LlaValue, SolicitedIpv4Address
@@ -60,9 +60,14 @@ from mip4.wire.registration import (
     RegionalRegistrationRequest,
     RegistrationFlags,
     RegistrationRequest,
+    ReplyCode,
 )
 
 PRRTSOL_TIMER = "prrtsol"
+# RFC 4721 §10: unknown, missing and stale challenge
+_CHALLENGE_CODES = frozenset(
+    {ReplyCode.FA_UNKNOWN_CHALLENGE, ReplyCode.FA_MISSING_CHALLENGE, ReplyCode.FA_STALE_CHALLENGE}
+)
 UNBIND_TIMER = "pre-unbind"
 
 
@@ -88,6 +93,7 @@ class MobileNodePreRegistration(MobileNodeDiscovery):
         self._prrtsol_suppressed = False
         self._pre_network = True  # until PrRtSols go unanswered (§3.6)
         self._moved = False  # an L2-LU since the current registration
+        self._challenges: dict[IPv4Address, bytes] = {}  # RFC 4721: the latest per FA
         if self._pre is None:
             return
         self._trigger_handlers[MobileTrigger] = self._on_mobile_trigger
@@ -194,6 +200,8 @@ class MobileNodePreRegistration(MobileNodeDiscovery):
         reg = self._registration
         mac = link_address_of(message.lla)
         maae = message.mobility_extension
+        if message.challenge is not None and maae is not None:
+            self._challenges[packet.source] = message.challenge  # RFC 4721 §2
         if (
             self._ll_identification is not None
             and self._ll_connected
@@ -338,7 +346,22 @@ class MobileNodePreRegistration(MobileNodeDiscovery):
             # authorization-enabling extension: the nFA consumes it, RFC 5944 §3.7.2.2).
             lla = LinkLayerAddress(value=EthernetMac(self.config.mac))
             request = dataclasses.replace(request, extensions=(*request.extensions, lla))
+        challenge = self._challenges.get(agent.address)
+        if challenge is not None and agent.address in self.config.mn_fa:
+            # RFC 4721 §3.1: the FA's latest challenge (from its advertisement, proxied or
+            # not, or its last reply), before the MN-FA authentication that covers it.
+            request = dataclasses.replace(
+                request, extensions=(*request.extensions, MnFaChallenge(challenge=challenge))
+            )
         return super()._finish(request, agent, reverse)
+
+    def _remember_offered(self, reply: AnyReply, pending: PendingRequest) -> None:
+        """RFC 4721 §3.3: a challenge in the (authenticated) reply is for the next request."""
+        if pending.agent is None:
+            return
+        for ext in reply.extensions:
+            if isinstance(ext, MnFaChallenge):
+                self._challenges[pending.agent.address] = ext.challenge
 
     def _transmit(self, pending: PendingRequest, now: float) -> list[Action]:
         router_mac = self._ll_router_mac
@@ -408,6 +431,7 @@ class MobileNodePreRegistration(MobileNodeDiscovery):
     def _accepted(self, reply: AnyReply, pending: PendingRequest, now: float) -> list[Action]:
         previous = self._registration
         low_latency = self._ll_identification is not None
+        self._remember_offered(reply, pending)
         out = super()._accepted(reply, pending, now)
         self._moved = False
         self._ll_identification = None
@@ -448,6 +472,25 @@ class MobileNodePreRegistration(MobileNodeDiscovery):
         ]
 
     def _denied(self, reply: AnyReply, pending: PendingRequest, now: float) -> list[Action]:
+        used = self._challenges.get(pending.agent.address) if pending.agent else None
+        self._remember_offered(reply, pending)
+        fresh = self._challenges.get(pending.agent.address) if pending.agent else None
+        if (
+            reply.code in _CHALLENGE_CODES
+            and pending.agent is not None
+            and fresh is not None
+            and fresh != used
+        ):
+            # RFC 4721 §3.3: the denial offers a new challenge; register again with it.
+            self._ll_identification = None
+            self._ll_connected = False
+            self._pre_target = None
+            self._pending = None
+            return [
+                Notify(event="registration-denied", fields={"code": reply.code}),
+                *self._cancel_timer((RETRY_TIMER,)),
+                *self._register(self._agents.get(pending.agent.address, pending.agent), now),
+            ]
         if self._ll_identification is not None:
             self._ll_identification = None
             self._ll_connected = False

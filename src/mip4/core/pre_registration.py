@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
@@ -57,7 +58,7 @@ from mip4.core.config import NeighbourFa, PreRegistrationConfig
 from mip4.core.discovery import ADVERTISEMENT_TTL, Advertiser, next_sequence
 from mip4.core.fa_registration import ForeignAgentRegistration
 from mip4.core.packets import ReceivedPacket
-from mip4.core.registration import AnyReply, AnyRequest, after_authorization
+from mip4.core.registration import AnyReply, AnyRequest, Denied, after_authorization
 from mip4.core.triggers import FaIdentifier, LinkDown, LinkUp, SourceTrigger, TargetTrigger
 from mip4.wire.errors import DecodeError
 from mip4.wire.esp import (
@@ -71,16 +72,20 @@ from mip4.wire.esp import (
     esp_receive,
     peek_spi_and_sequence,
 )
-from mip4.wire.extensions import LinkLayerAddress
+from mip4.wire.extensions import LinkLayerAddress, MnFaChallenge
 from mip4.wire.icmp import (
     AgentAdvertisement,
     AgentSolicitation,
+    Challenge,
     RouterDiscoveryLinkLayerAddress,
     decode_icmp,
 )
 from mip4.wire.ip import PROTO_ESP, PROTO_ICMP, IPv4Packet, build_ipv4
 from mip4.wire.lla import AccessPointId, EthernetMac, Eui64, LlaValue, SolicitedIpv4Address
+from mip4.wire.registration import ReplyCode
 
+CHALLENGE_BYTES = 4  # RFC 4721 §2: at least 32 random bits
+LOCAL = "local"  # the challenge window of this FA's own link
 PRE_SOLICIT_TIMER = "pre-solicit"
 PRE_BUFFER_TIMER = "pre-buffer"
 RATE_WINDOW = 1.0  # RFC 4881 §11: the limit is per second
@@ -124,6 +129,19 @@ class PreHandoff:
     buffered: list[SendPacket] = field(default_factory=list)
 
 
+class ChallengeAdvertiser(Advertiser):
+    """An :class:`Advertiser` whose every advertisement carries a fresh Challenge (RFC 4721
+    §2), issued by ``issue`` (the FA remembers it in the right window)."""
+
+    issue: Callable[[], bytes]
+
+    def build(self) -> AgentAdvertisement:
+        base = super().build()
+        return dataclasses.replace(
+            base, extensions=(*base.extensions, Challenge(challenge=self.issue()))
+        )
+
+
 class ForeignAgentPreRegistration(ForeignAgentRegistration):
     """The FA's PRE-REGISTRATION procedures; :class:`~mip4.core.foreign_agent.ForeignAgent`
     installs them when its configuration has ``pre_registration``."""
@@ -139,9 +157,23 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
         self._inbound: dict[int, tuple[NeighbourFa, EspSecurityAssociation]] = {}
         self._trigger_times: collections.deque[float] = collections.deque()
         self._attached: set[bytes] = set()
+        # RFC 4721 with PRE-REGISTRATION (§3.5): one window of CHALLENGE_WINDOW challenges
+        # for this FA's link and one per neighbour (the nFA-oFA interface), the challenge
+        # offered to each MN in its last reply, and the one each MN used last.
+        self._windows: dict[str, collections.deque[bytes]] = {}
+        self._window_key = LOCAL
+        self._offered: dict[IPv4Address, bytes] = {}
+        self._used: dict[IPv4Address, bytes] = {}
         pre = self._pre
         if pre is None:
             return
+        if pre.use_challenge:
+            old = self.advertiser
+            advertiser = ChallengeAdvertiser(
+                **{f.name: getattr(old, f.name) for f in dataclasses.fields(old)}
+            )
+            advertiser.issue = self._issue_challenge
+            self.advertiser = advertiser
         for n in pre.neighbours:
             for sa in (n.esp_in, n.tunnel_in):
                 if sa is not None:
@@ -293,9 +325,28 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
 
     # ------------------------------------------------------------------ nFA side
 
-    def _own_advertisement(self) -> bytes:
-        """This FA's advertisement with its access-link MAC in an LLA 140 (§3.1, §3.7)."""
-        base = self.advertiser.build()
+    def _issue_challenge(self) -> bytes:
+        """A fresh challenge, remembered in the current window (RFC 4721 §2, §3.2)."""
+        pre = self._pre
+        assert pre is not None
+        challenge = self._random.getrandbits(8 * CHALLENGE_BYTES).to_bytes(CHALLENGE_BYTES, "big")
+        window = self._windows.get(self._window_key)
+        if window is None:
+            window = self._windows[self._window_key] = collections.deque(
+                maxlen=pre.challenge_window
+            )
+        window.append(challenge)
+        return challenge
+
+    def _own_advertisement(self, neighbour: IPv4Address | None = None) -> bytes:
+        """This FA's advertisement with its access-link MAC in an LLA 140 (§3.1, §3.7); a
+        challenge in it goes to ``neighbour``'s window (§3.5: its own window for the
+        nFA-oFA interface)."""
+        self._window_key = LOCAL if neighbour is None else str(neighbour)
+        try:
+            base = self.advertiser.build()
+        finally:
+            self._window_key = LOCAL
         self.advertiser.sequence = next_sequence(self.advertiser.sequence)  # RFC 5944 §2.3.2
         lla = RouterDiscoveryLinkLayerAddress(value=EthernetMac(self.config.mac))
         return dataclasses.replace(base, extensions=(*base.extensions, lla)).encode()
@@ -316,7 +367,7 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
             self._esp_send(
                 neighbour.esp_out,
                 neighbour.address,
-                self._own_advertisement(),
+                self._own_advertisement(neighbour.address),
                 PROTO_ICMP,
                 "inter_fa_advertisement",
             )
@@ -366,7 +417,7 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
     def _on_request(self, request: AnyRequest, packet: ReceivedPacket, now: float) -> list[Action]:
         mac = low_latency_lla(request) if self._pre is not None else None
         if mac is None:
-            return super()._on_request(request, packet, now)
+            return self._challenged_request(request, packet, now)
         rec = self._records.get(request.home_address)
         if rec is not None and (
             (rec.pending is not None and rec.pending.identification == request.identification)
@@ -379,7 +430,7 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
             return [
                 self._drop(DropReason.REPLAYED, "copy of a pending low-latency request", packet)
             ]
-        out = super()._on_request(request, packet, now)
+        out = self._challenged_request(request, packet, now)
         rec = self._records.get(request.home_address)
         if rec is None or rec.pending is None or rec.pending.relayed_at != now:
             return out  # denied
@@ -396,6 +447,73 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
             )
         )
         return out
+
+    def _challenged_request(
+        self, request: AnyRequest, packet: ReceivedPacket, now: float
+    ) -> list[Action]:
+        """RFC 4721 §3.2 before the base checks, when challenges are in use."""
+        pre = self._pre
+        if pre is None or not pre.use_challenge:
+            return super()._on_request(request, packet, now)
+        home = request.home_address
+        if self.config.mn_fa.get(home) is None:
+            # §3.2: a challenge needs MN-FA (or MN-AAA) authentication after it; without
+            # an MN-FA SA nothing can authenticate it: silently discarded.
+            return [self._drop(DropReason.MISSING_AUTHENTICATION, "no MN-FA SA", packet)]
+        found = [e for e in after_authorization(request) if isinstance(e, MnFaChallenge)]
+        rec = self._records.get(home)
+        pending = rec is not None and rec.pending is not None
+        denial: Denied | None = None
+        if not found:
+            denial = Denied(ReplyCode.FA_MISSING_CHALLENGE, "no MN-FA Challenge")
+        else:
+            challenge = found[0].challenge
+            known = challenge == self._offered.get(home) or any(
+                challenge in window for window in self._windows.values()
+            )
+            if challenge == self._used.get(home) and not pending:
+                denial = Denied(ReplyCode.FA_STALE_CHALLENGE, "challenge used before")
+            elif not known:
+                denial = Denied(ReplyCode.FA_UNKNOWN_CHALLENGE, "challenge not issued here")
+        if denial is not None:
+            return self._refuse(request, packet, denial, now)
+        out = super()._on_request(request, packet, now)
+        rec = self._records.get(home)
+        if rec is not None and rec.pending is not None and rec.pending.relayed_at == now:
+            self._used[home] = found[0].challenge
+        return out
+
+    def _send_to_mn(
+        self,
+        reply: AnyReply,
+        *,
+        key: IPv4Address,
+        ip_destination: IPv4Address,
+        source_port: int,
+        link_address: bytes | None,
+        interface: str,
+        now: float,
+        rate_limited: bool,
+    ) -> list[Action]:
+        pre = self._pre
+        if pre is not None and pre.use_challenge and reply.home_address in self.config.mn_fa:
+            # RFC 4721 §3.3: a new challenge in the reply, for the MN's next request.
+            self._window_key = LOCAL
+            challenge = self._issue_challenge()
+            self._offered[reply.home_address] = challenge
+            reply = dataclasses.replace(
+                reply, extensions=(*reply.extensions, MnFaChallenge(challenge=challenge))
+            )
+        return super()._send_to_mn(
+            reply,
+            key=key,
+            ip_destination=ip_destination,
+            source_port=source_port,
+            link_address=link_address,
+            interface=interface,
+            now=now,
+            rate_limited=rate_limited,
+        )
 
     def _on_reply(self, reply: AnyReply, packet: ReceivedPacket, now: float) -> list[Action]:
         rec = self._records.get(reply.home_address)

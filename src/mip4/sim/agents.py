@@ -118,7 +118,23 @@ def pre_registration(node: NodePlan, world: WorldPlan) -> PreRegistrationConfig:
         # protocol.smooth_handoff: buffering beyond RFC 4881 (design.md)
         buffer_data=protocol.smooth_handoff,
         buffer_limit=protocol.buffer_limit,
+        use_challenge=protocol.fa_challenge,  # RFC 4721 (§3.5)
     )
+
+
+def mn_fa_association(fa: NodePlan, mn: NodePlan) -> SecurityAssociation:
+    """The MN-FA SA of ``mn`` and ``fa`` (RFC 5944 §3.5), for RFC 4721 challenges."""
+    return security_association(0x10000 + (fa.index << 12) + mn.index, f"mn-fa:{fa.name}:{mn.name}")
+
+
+def mn_fa_associations(node: NodePlan, world: WorldPlan) -> dict[IPv4Address, SecurityAssociation]:
+    """An FA's MN-FA SAs by home address, or an MN's by FA address (only with
+    ``protocol.fa_challenge`` under a PRE method)."""
+    if world.method not in PRE_METHODS or not world.scenario.protocol.fa_challenge:
+        return {}
+    if node.role == "FA":
+        return {mn.address: mn_fa_association(node, mn) for mn in world.mns}
+    return {fa.address: mn_fa_association(fa, node) for fa in world.fas}
 
 
 def make_agent(node: NodePlan, world: WorldPlan, random: RandomSource) -> Agent:
@@ -192,6 +208,7 @@ def make_agent(node: NodePlan, world: WorldPlan, random: RandomSource) -> Agent:
                 registration_lifetime=max(1800, lifetime),
                 reverse_tunnel_offered=True,
                 gfa=gfa_option,
+                mn_fa=mn_fa_associations(node, world),
                 pre_registration=pre_registration(node, world)
                 if world.method in PRE_METHODS
                 else None,
@@ -227,6 +244,7 @@ def make_agent(node: NodePlan, world: WorldPlan, random: RandomSource) -> Agent:
                 home_address=node.address,
                 home_agent=world.ha.address,
                 mn_ha=mn_ha[node.address],
+                mn_fa=mn_fa_associations(node, world),
                 interface=AIR,
                 mac=node.mac,
                 mn_gfa={gfa.address: mn_gfa[node.address]} if gfa is not None else {},

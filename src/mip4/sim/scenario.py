@@ -21,8 +21,8 @@ core), ``mobility.handoffs`` (ping-pong), ``mobility.fast_dwell_ms`` (time in th
 of ``fast``), ``mobility.dwell_jitter_s``, ``traffic.start_s``, ``traffic.downlink``,
 ``traffic.uplink``, ``protocol.encapsulation``, ``protocol.simultaneous_bindings``,
 ``protocol.advertisement_jitter``, ``protocol.buffer_limit``, ``protocol.low_latency_s_bit``,
-``protocol.low_latency_copies``, ``description``, ``methods`` (the methods the scenario is
-meant to show, e.g. ``["pre-source"]`` for RFC 4881 Figure 2).
+``protocol.low_latency_copies``, ``protocol.fa_challenge``, ``description``, ``methods``
+(the methods the scenario is meant to show, e.g. ``["pre-source"]`` for RFC 4881 Figure 2).
 """
 
 from __future__ import annotations
@@ -113,6 +113,8 @@ class Protocol(_Section):
     low_latency_s_bit: bool = True
     # RFC 4881 §3.4: copies of each low-latency request (0: 2 on a lossy air link, else 1)
     low_latency_copies: int = Field(default=0, ge=0, le=4)
+    # RFC 4721 challenges at the FAs of a PRE-REGISTRATION method (with MN-FA SAs, §3.5)
+    fa_challenge: bool = False
 
 
 class Scenario(_Section):
