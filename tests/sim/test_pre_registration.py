@@ -154,22 +154,29 @@ def test_enough_lead_and_the_s_bit_add_nothing(method: str, ha_delay_ms: int) ->
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_d_fh_50_adds_only_the_radio_frame_on_the_air_at_l2_lu(method: str) -> None:
-    """With d_FH 50 ms the packet phase puts one downlink frame on the nFA's air within
-    d_w before L2-LU: the radio model loses it (the MN must be attached when a frame is
-    sent) although the metric's ideal counts it (it would *arrive* after L2-LU). That is
-    the only packet layer 3 costs: l3_extra is one interval, and the lost frame is exactly
-    that one (docs/decisions.md, "l3_extra with PRE-REGISTRATION")."""
+@pytest.mark.parametrize(
+    ("overrides", "d_w"),
+    [(("topology.ha_delay_ms=50",), 0.002), (("radio.profile=cellular",), 0.010)],
+)
+def test_what_remains_is_only_the_radio_frame_on_the_air_at_l2_lu(
+    method: str, overrides: tuple[str, ...], d_w: float
+) -> None:
+    """With d_FH 50 ms (or the cellular profile, d_w 10 ms) the packet phase puts one
+    downlink frame on the nFA's air within d_w before L2-LU: the radio model loses it (the
+    MN must be attached when a frame is sent) although the metric's ideal counts it (it
+    would *arrive* after L2-LU). That is all: l3_extra is 0 or one interval, and then the
+    lost frame is exactly that one (docs/decisions.md, "l3_extra with PRE-REGISTRATION")."""
     sink = ListSink()
-    world = World(load_scenario("corridor", ["topology.ha_delay_ms=50"]), method, sinks=[sink])
+    world = World(load_scenario("corridor", list(overrides)), method, sinks=[sink])
     result = world.run()
+    artifacts = 0
     for h in result["handoffs"]:
         x = h["l3_extra_ms"]
         if abs(x) <= 1.0:
             continue
+        artifacts += 1
         assert x == pytest.approx(INTERVAL_MS)
         l2_lu = h["l2_lu"]
-        d_w = 0.002
         edge = [
             r
             for r in sink.records
@@ -179,6 +186,7 @@ def test_d_fh_50_adds_only_the_radio_frame_on_the_air_at_l2_lu(method: str) -> N
             and l2_lu - d_w <= r.time < l2_lu
         ]
         assert len(edge) == 1
+    assert artifacts == 2  # both handoffs of these settings show it (seed 1)
 
 
 def test_without_the_s_bit_the_early_switch_costs_packets() -> None:

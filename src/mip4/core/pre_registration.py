@@ -35,6 +35,12 @@ as ``bad-authenticator``, a replayed sequence number as ``replayed`` (RFC 4303 �
 Trigger-caused advertisements (PrRtAdv for L2-ST or a PrRtSol, tunnelled ones for L2-TT)
 are limited to ``trigger_rate_limit`` per second; the excess is dropped and counted (§11).
 No PRE-REGISTRATION is started when the nFA is this FA (§3.8).
+
+With RFC 4721 challenges (``use_challenge``) every advertisement and relayed reply carries a
+fresh challenge, remembered CHALLENGE_WINDOW at a time for this FA's link and for each
+neighbour separately (§3.5: the nFA-oFA interface), so the challenge in an oFA's cache
+stays valid for CHALLENGE_WINDOW of its solicitations; requests are checked for it (RFC
+4721 §3.2: 105 missing, 104 unknown, 106 stale) and must carry MN-FA authentication.
 """
 
 from __future__ import annotations
