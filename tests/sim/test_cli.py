@@ -43,11 +43,6 @@ def test_simulate_table(capsys: pytest.CaptureFixture[str]) -> None:
     ("argv", "message"),
     [
         (
-            ["--method", "combined"],
-            "method 'combined' is not available yet; available: standard, standard-solicit, "
-            "pre-mobile, pre-source, pre-target, post-source, post-target",
-        ),
-        (
             ["--method", "teleport"],
             "unknown method 'teleport'; available: standard, standard-solicit, pre-mobile",
         ),

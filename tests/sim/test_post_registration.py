@@ -201,3 +201,12 @@ def test_renewal_follows_figure_12_while_the_mn_defers() -> None:
     assert all(h["lost"] == 5 for h in result["handoffs"])
     for fa in world.fas:
         assert fa.dataplane.forward_tunnels == {}
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_without_lead_the_reply_acts_as_the_trigger(method: str) -> None:
+    """§4.1: "In the absence of optimal L2 trigger information, the HRply can act as the
+    trigger": with the trigger at L2-LD itself the BET still forms before L2-LU."""
+    result, records, _ = run(method, "radio.trigger_lead_ms=0")
+    assert all(h["l3_extra_ms"] <= 2.0 + 1.0 for h in result["handoffs"])
+    assert not [r for r in records if r.message == "handoff-unconfirmed"]

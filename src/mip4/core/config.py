@@ -411,7 +411,8 @@ class PostRegistrationConfig:
     ``anchor_policy``: when an aFA moves the BET to the nFA in a three-party handoff,
     ``"earliest"`` (after its HRply(t)) or ``"latest"`` (on the oFA's HRqst(r)) (§4.2).
     ``reply_timeout``: how long an HRqst(s)/(t)/HTT waits for its reply (no retransmission:
-    the L2 handoff does not wait). ``config_hfail`` and ``retransmit_initial``: the
+    the L2 handoff does not wait); an L2-LD (L2-LU) before it waits for the reply, after it
+    the handoff counts as unconfirmed (§8.2). ``config_hfail`` and ``retransmit_initial``: the
     lifetime-0 HRqst of §8.2.2 is retransmitted with exponential backoff from
     ``retransmit_initial`` for ``config_hfail`` seconds. ``renew_fraction``: the current FA
     asks the aFA to renew at this fraction of the BET lifetime (§4.3). ``replay_skew``:
@@ -429,7 +430,7 @@ class PostRegistrationConfig:
     reverse_to_home_agent: bool = True
     encapsulation: TunnelMode = TunnelMode.IP_IN_IP
     anchor_policy: str = "latest"
-    reply_timeout: float = 1.0
+    reply_timeout: float = 0.1
     config_hfail: float = CONFIG_HFAIL
     retransmit_initial: float = 0.5
     renew_fraction: float = 0.8

@@ -120,6 +120,7 @@ class Phase(enum.Enum):
 
     # anchor side: this FA holds the network end (the oFA, or the aFA)
     SOURCE_REQUESTED = "source-requested"  # HRqst(s) sent, no HRply(s) yet
+    SOURCE_UNANSWERED = "source-unanswered"  # no HRply(s) in time: cancel at L2-LD (§8.2)
     ANCHOR_AGREED = "anchor-agreed"  # BET agreed; the forward tunnel waits for L2-LD
     FORWARDING = "forwarding"  # the forward tunnel to the serving FA is on
     # serving side: this FA delivers to the MN (the nFA, the current FA)
@@ -130,7 +131,9 @@ class Phase(enum.Enum):
     HANDING_OVER = "handing-over"  # HTT exchanged: the MN is moving on to a third FA
 
 
-ANCHOR_PHASES = frozenset({Phase.SOURCE_REQUESTED, Phase.ANCHOR_AGREED, Phase.FORWARDING})
+ANCHOR_PHASES = frozenset(
+    {Phase.SOURCE_REQUESTED, Phase.SOURCE_UNANSWERED, Phase.ANCHOR_AGREED, Phase.FORWARDING}
+)
 
 
 class Event(enum.Enum):
@@ -166,9 +169,19 @@ TRANSITIONS: dict[tuple[Phase | None, Event], tuple[str, frozenset[Phase | None]
         "_source_answered",
         frozenset({_P.ANCHOR_AGREED, _P.FORWARDING, _END}),
     ),
-    (_P.SOURCE_REQUESTED, _E.L2_LD): ("_cancel_unconfirmed", frozenset({_END})),
-    (_P.SOURCE_REQUESTED, _E.REPLY_TIMEOUT): ("_cancel_unconfirmed", frozenset({_END})),
-    (_P.SOURCE_REQUESTED, _E.L2_LU): ("_cancel_unconfirmed", frozenset({_END})),
+    (_P.SOURCE_UNANSWERED, _E.HRPLY_S): (
+        "_source_answered",
+        frozenset({_P.ANCHOR_AGREED, _P.FORWARDING, _END}),
+    ),
+    # §8.2: L2-LD before the reply is due waits for it (§4.1: the HRply then acts as the
+    # trigger); an overdue reply means no tunnel and the lifetime-0 HRqst at L2-LD.
+    (_P.SOURCE_REQUESTED, _E.REPLY_TIMEOUT): (
+        "_source_overdue",
+        frozenset({_P.SOURCE_UNANSWERED, _END}),
+    ),
+    (_P.SOURCE_UNANSWERED, _E.L2_LD): ("_cancel_unconfirmed", frozenset({_END})),
+    (_P.SOURCE_UNANSWERED, _E.L2_LU): ("_cancel_unconfirmed", frozenset({_END})),
+    (_P.SOURCE_UNANSWERED, _E.EXPIRY): ("_cancel_unconfirmed", frozenset({_END})),
     # two-party, target-triggered (Figure 8)
     (None, _E.L2_TT): ("_start_target", frozenset({_P.TARGET_REQUESTED, _END})),
     (None, _E.HRQST_T): ("_accept_target", frozenset({_P.ANCHOR_AGREED, _P.FORWARDING, _END})),
@@ -180,8 +193,10 @@ TRANSITIONS: dict[tuple[Phase | None, Event], tuple[str, frozenset[Phase | None]
         "_target_answered",
         frozenset({_P.SERVING_AGREED, _P.DELIVERING, _END}),
     ),
-    (_P.TARGET_REQUESTED, _E.REPLY_TIMEOUT): ("_target_unconfirmed", frozenset({_P.UNCONFIRMED})),
-    (_P.TARGET_REQUESTED, _E.L2_LU): ("_target_failed", frozenset({_END})),
+    (_P.TARGET_REQUESTED, _E.REPLY_TIMEOUT): (
+        "_target_unconfirmed",
+        frozenset({_P.UNCONFIRMED, _END}),
+    ),
     (_P.UNCONFIRMED, _E.L2_LU): ("_target_failed", frozenset({_END})),
     (_P.UNCONFIRMED, _E.EXPIRY): ("_forget", frozenset({_END})),
     # the BET in place
@@ -1047,6 +1062,18 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
             out += self._start_forwarding(home, bet, now)
         return out
 
+    def _source_overdue(self, home: IPv4Address, bet: Bet | None, now: float) -> list[Action]:
+        """§8.2: no HRply(s) in time. If the MN has left, cancel now; else at L2-LD."""
+        assert bet is not None
+        if bet.link_address in self._departed:
+            return self._cancel_unconfirmed(home, bet, now)
+        self._set(bet, Phase.SOURCE_UNANSWERED)
+        deadline = now + bet.offered  # a trigger never followed by L2-LD: give up then
+        return [
+            self._start_timer((BET_EXPIRY_TIMER, home), deadline),
+            Notify(event="handoff-unconfirmed", fields={"mn": str(home), "peer": str(bet.peer)}),
+        ]
+
     def _cancel_unconfirmed(self, home: IPv4Address, bet: Bet | None, now: float) -> list[Action]:
         """§8.2.1, §8.2.2: no HRply(s) -> no forward tunnel; a lifetime-0 HRqst(r)."""
         assert bet is not None
@@ -1177,7 +1204,11 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         return out
 
     def _target_unconfirmed(self, home: IPv4Address, bet: Bet | None, now: float) -> list[Action]:
+        """§8.2: no HRply(t) in time. If the MN is here already, give up now; else on its
+        L2-LU (an L2-LU before the reply is due waits for it)."""
         assert bet is not None
+        if bet.link_address in self._present:
+            return self._target_failed(home, bet, now)
         self._set(bet, Phase.UNCONFIRMED)
         return [
             self._start_timer((BET_EXPIRY_TIMER, home), now + self._cfg.tunnel_lifetime),

@@ -44,6 +44,7 @@ def security_association(spi: int, label: str) -> SecurityAssociation:
 
 PRE_METHODS = frozenset({"pre-mobile", "pre-source", "pre-target"})
 POST_METHODS = frozenset({"post-source", "post-target"})
+COMBINED = "combined"  # RFC 4881 §5: PRE-REGISTRATION with the nFA's POST fallback
 
 
 def post_registration(
@@ -210,10 +211,10 @@ def make_agent(node: NodePlan, world: WorldPlan, random: RandomSource) -> Agent:
                 gfa=gfa_option,
                 mn_fa=mn_fa_associations(node, world),
                 pre_registration=pre_registration(node, world)
-                if world.method in PRE_METHODS
+                if world.method in PRE_METHODS or world.method == COMBINED
                 else None,
-                post_registration=post_registration(node, world)
-                if world.method in POST_METHODS
+                post_registration=post_registration(node, world, combined=world.method == COMBINED)
+                if world.method in POST_METHODS or world.method == COMBINED
                 else None,
             ),
             random=random,
@@ -253,15 +254,17 @@ def make_agent(node: NodePlan, world: WorldPlan, random: RandomSource) -> Agent:
                 encapsulation=_ENCAPSULATION[protocol.encapsulation],
                 simultaneous_bindings=protocol.simultaneous_bindings,
                 solicit_on_link_up=world.method == "standard-solicit"
-                or world.method in PRE_METHODS,
+                or world.method in PRE_METHODS
+                or world.method == COMBINED,
                 regional_registration=gfa is not None,
-                deferred_registration=world.method in POST_METHODS,
+                deferred_registration=world.method in POST_METHODS or world.method == COMBINED,
+                combined_method=world.method == COMBINED,
                 pre_registration=MnPreRegistrationConfig(
                     simultaneous_bindings=protocol.low_latency_s_bit,
                     copies=protocol.low_latency_copies or (2 if scenario.radio.air_loss > 0 else 1),
                     prrtsol_copies=2 if scenario.radio.air_loss > 0 else 1,
                 )
-                if world.method in PRE_METHODS
+                if world.method in PRE_METHODS or world.method == COMBINED
                 else None,
             ),
             random=random,

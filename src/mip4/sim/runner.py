@@ -53,8 +53,9 @@ METHODS_AVAILABLE = (
     "pre-target",
     "post-source",
     "post-target",
+    "combined",
 )
-METHODS_LATER = ("combined",)
+METHODS_LATER: tuple[str, ...] = ()
 DRAIN_S = 1.0
 MAX_MN_TAPS = 16  # pcap: the air interface of the first MNs only (file handles)
 
