@@ -207,3 +207,38 @@ def test_lossy_air_sends_copies_and_the_nfa_relays_one(method: str) -> None:
     if method == "pre-mobile":
         assert len(tx("MN1", "proxy_router_solicitation")) == 2
     assert accepted_at_nfa(sink.records, FIRST_TRIGGER) <= L2_LU + 0.01
+
+
+def test_a_tunnelled_advertisement_without_esp_never_reaches_the_mn() -> None:
+    """§3.4.2: "An FA MUST NOT accept tunneled ICMP packets destined to it from sources that
+    are not authenticated": a forged nFA advertisement in plain IP-in-IP to the oFA is
+    dropped at the tunnel exit (counted), and the MN starts no handoff."""
+    from mip4.core.actions import TunnelMode
+    from mip4.sim.dataplane import encapsulate_packet
+    from mip4.sim.network import WIRED
+    from mip4.wire.icmp import AgentAdvertisement, RouterDiscoveryLinkLayerAddress
+    from mip4.wire.ip import PROTO_ICMP, build_ipv4
+    from mip4.wire.lla import EthernetMac
+
+    w, sink = world("pre-target")
+    fa1, fa2, mn = w.fas[0], w.fas[1], w.plan.mns[0]
+    genuine = fa2.agent.advertiser.build()  # type: ignore[attr-defined]
+    forged = AgentAdvertisement(
+        lifetime=3,
+        router_addresses=genuine.router_addresses,
+        extensions=(
+            *genuine.extensions,
+            RouterDiscoveryLinkLayerAddress(value=EthernetMac(b"\x02evil!")),
+        ),
+    )
+    inner = build_ipv4(w.plan.fas[1].address, mn.address, PROTO_ICMP, forged.encode(), ttl=1)
+    attacker = bytes([198, 51, 100, 66])
+    outer = encapsulate_packet(TunnelMode.IP_IN_IP, inner, attacker, fa1.address)
+    w.engine.at(3.0, fa1.ip_input, outer, None, WIRED, b"\x02\x00\x00\x00\x00\x99")
+    w.run()
+    assert w.net.drops[("FA1", "unauthenticated-tunnelled-icmp")] == 1
+    assert not [
+        r
+        for r in sink.records
+        if r.node == "MN1" and r.message == "proxy-advertisement" and r.time < 5.0
+    ]

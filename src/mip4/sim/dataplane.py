@@ -53,11 +53,19 @@ from mip4.core.actions import (
     UplinkMode,
 )
 from mip4.wire.errors import DecodeError
-from mip4.wire.ip import PROTO_GRE, PROTO_IPIP, PROTO_MINIMAL, PROTO_UDP, internet_checksum
+from mip4.wire.ip import (
+    PROTO_GRE,
+    PROTO_ICMP,
+    PROTO_IPIP,
+    PROTO_MINIMAL,
+    PROTO_UDP,
+    internet_checksum,
+)
 from mip4.wire.tunnel import EncapsulationRefused, decapsulate, encapsulate
 
 TUNNEL_PROTOCOLS = frozenset({PROTO_IPIP, PROTO_GRE, PROTO_MINIMAL})
 MOBILE_IP_PORT = 434
+_ROUTER_DISCOVERY = (b"\x09", b"\x0a")  # ICMP Router Advertisement / Solicitation
 OUTER_TTL = 64
 
 _HEADER = struct.Struct("!BBHHHBBH4s4s")
@@ -330,6 +338,11 @@ class RouterDataPlane:
         inner = decapsulate_packet(outer)
         if inner is None:
             self.host.dataplane_drop("bad-tunnel", outer, meta)
+            return
+        if inner[9] == PROTO_ICMP and inner[(inner[0] & 0x0F) * 4 :][:1] in _ROUTER_DISCOVERY:
+            # RFC 4881 §3.4.2: router discovery ICMP comes out of a tunnel only through the
+            # FAs' tunnel-mode ESP SA (the agent's job); a plain tunnel is unauthenticated.
+            self.host.dataplane_drop("unauthenticated-tunnelled-icmp", outer, meta)
             return
         destination = inner[16:20]
         if (
