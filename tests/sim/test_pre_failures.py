@@ -43,14 +43,21 @@ LOSSES = {
         ("FA2", "tunnelled_agent_advertisement"),
         ("FA1", "proxy_router_advertisement"),
         ("MN1", "registration_request"),
+        ("FA2", "registration_request"),
+        ("HA", "registration_reply"),
         ("FA2", "registration_reply"),
+        ("MN1", "agent_solicitation"),
     ],
     "pre-mobile": [
         ("MN1", "proxy_router_solicitation"),
         ("FA1", "proxy_router_advertisement"),
         ("MN1", "registration_request"),
+        ("FA2", "registration_request"),
         ("HA", "registration_reply"),
         ("FA2", "registration_reply"),
+        ("MN1", "agent_solicitation"),
+        ("FA1", "inter_fa_solicitation"),
+        ("FA2", "inter_fa_advertisement"),
     ],
 }
 CASES = [(m, node, message) for m, losses in LOSSES.items() for node, message in losses]
