@@ -3,8 +3,11 @@
 :class:`FocusSink` is a trace sink that keeps every control record and only the ``data``
 records of one MN (a campus of 40 MNs makes millions of data records; the charts need one).
 :func:`handoff_window` finds the first complete handoff of that MN and the time span the
-charts show around it; :func:`window_events` pairs each received control message with the
-transmission that caused it, which is what a sequence chart draws.
+charts show around it (from before the anticipatory trigger to after the traffic resumed and
+the MN's first registration reply through the new FA, so a POST-REGISTRATION chart ends with
+the deferred registration and the BET's termination); :func:`window_events` pairs each
+received control message with the transmission that caused it, which is what a sequence
+chart draws.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from mip4.sim.trace import TraceRecord, data_record
 
 MULTICAST_PREFIXES = ("224.", "255.")
 ANTICIPATORY = ("L2-MT", "L2-ST", "L2-TT")
+REGISTRATION_REPLIES = ("registration_reply", "regional_registration_reply")
+REGISTRATION_WAIT_S = 3.0  # a deferred registration (POST) comes within a few advertisements
 
 
 class FocusSink:
@@ -100,6 +105,16 @@ def handoff_window(
         start=start,
         end=recovered + after_s,
     )
+    for rec in records:  # the handoff ends with the MN's registration through the new FA
+        if (
+            rec.kind == "packet"
+            and rec.node == mn
+            and rec.direction == "rx"
+            and rec.message in REGISTRATION_REPLIES
+            and l2_lu < rec.time <= l2_lu + REGISTRATION_WAIT_S
+        ):
+            window.end = max(window.end, rec.time + 0.1)
+            break
     for rec in records:
         if (
             rec.kind == "l2"
