@@ -71,14 +71,14 @@ def test_rows_of_a_run(tmp_path: Path) -> None:
 
 def test_dask_local_cluster(tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
-    params = sweep.parse_params(["radio.l2_handoff_ms=50,100"])
-    specs = sweep.plan_runs("corridor", OVERRIDES, params, ["standard-solicit"], 1)
+    argv = ["sweep", *SMALL, "--param", "radio.l2_handoff_ms=50,100"]
+    argv += ["--methods", "standard-solicit", "--seeds", "1", "--out", str(tmp_path)]
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster:
-        outcome = sweep.sweep(specs, params, tmp_path, dask=cluster.scheduler_address)
-    assert (outcome.finished, outcome.failed) == (2, [])
+        assert main([*argv, "--dask", cluster.scheduler_address]) == 0
     assert sorted(r["radio.l2_handoff_ms"] for r in rows(tmp_path)) == ["100", "50"]
+    assert (tmp_path / "sweep.png").exists()
 
 
 @pytest.mark.parametrize(
