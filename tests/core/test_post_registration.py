@@ -483,3 +483,17 @@ def test_the_transition_table_names_real_handlers() -> None:
     for (_phase, _event), (name, allowed) in TRANSITIONS.items():
         assert callable(getattr(net.fa1, name)), name
         assert allowed
+
+
+def test_describe_names_the_post_registration_settings_without_keys() -> None:
+    from mip4.core.config import describe
+
+    config = fa_config(1, post_registration=post(neighbours={FA2_ADDR: sa(FA_FA_SPI, FA_FA_KEY)}))
+    view = describe(config)["post_registration"]
+    assert view == {
+        "neighbours": [str(FA2_ADDR)],
+        "tunnel_lifetime": 60,
+        "anchor_policy": "latest",
+        "combined": False,
+    }
+    assert "fa-fa-shared-key" not in repr(describe(config))

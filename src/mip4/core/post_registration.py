@@ -131,11 +131,6 @@ class Phase(enum.Enum):
     HANDING_OVER = "handing-over"  # HTT exchanged: the MN is moving on to a third FA
 
 
-ANCHOR_PHASES = frozenset(
-    {Phase.SOURCE_REQUESTED, Phase.SOURCE_UNANSWERED, Phase.ANCHOR_AGREED, Phase.FORWARDING}
-)
-
-
 class Event(enum.Enum):
     """What can happen to one MN's handoff."""
 
@@ -372,7 +367,7 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         # method is configured (then they drive PRE-REGISTRATION, §5); L2-LU and L2-LD
         # always reach both.
         handlers = self._trigger_handlers
-        pre_st, pre_tt = handlers.get(SourceTrigger), handlers.get(TargetTrigger)
+        pre_tt = handlers.get(TargetTrigger)
         pre_lu, pre_ld = handlers.get(LinkUp), handlers.get(LinkDown)
         if post.combined:
             handlers[TargetTrigger] = _both(pre_tt, self._combined_target_trigger)
@@ -381,7 +376,6 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
             handlers[TargetTrigger] = self._post_target_trigger
         handlers[LinkUp] = _both(pre_lu, self._post_link_up)
         handlers[LinkDown] = _both(pre_ld, self._post_link_down)
-        del pre_st
 
     # ------------------------------------------------------------------ hooks
 
@@ -882,7 +876,7 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         if (
             bet is None
             or ident not in bet.outstanding
-            or packet.source != (bet.third if bet.phase is Phase.HANDING_OVER else bet.peer)
+            or packet.source not in (bet.peer, bet.third)
         ):
             return [self._drop(DropReason.NO_PENDING_REQUEST, f"HRply {ident:#x}", packet)]
         bet.outstanding.discard(ident)
@@ -1049,8 +1043,6 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
             ]
         # §4.6: "Larger values are assumed to default to oFA's maximum."
         lifetime = grant(reply.lifetime, bet.offered)
-        if reply.lifetime > bet.offered:
-            lifetime = bet.offered
         mode = _mode_of(reply.flags)
         bet.peer_mode = mode or TunnelMode.IP_IN_IP
         bet.reverse = bool(reply.flags & HandoffFlags.T)
