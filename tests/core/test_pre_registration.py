@@ -687,6 +687,15 @@ def test_prrtadv_while_a_standard_registration_is_pending_is_deferred() -> None:
     out = net.wire.deliver("mn", packet)
     assert "pre-registration-deferred" in events(out)
     assert not sends(out, "registration_request")
+    # Once the standard registration is accepted, the deferred PrRtAdv is acted upon.
+    net.wire.run(0.1)
+    assert net.wire.events("mn", "registration-accepted")
+    [low_latency] = [
+        a
+        for a in net.wire.of("mn", SendPacket)
+        if a.message == "registration_request" and a.destination == FA2_ADDR
+    ]
+    assert low_latency.link_destination == FA1_MAC
 
 
 def test_in_a_plain_network_the_mn_uses_standard_movement_detection() -> None:

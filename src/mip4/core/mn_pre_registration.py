@@ -94,6 +94,8 @@ class MobileNodePreRegistration(MobileNodeDiscovery):
         self._pre_network = True  # until PrRtSols go unanswered (§3.6)
         self._moved = False  # an L2-LU since the current registration
         self._challenges: dict[IPv4Address, bytes] = {}  # RFC 4721: the latest per FA
+        # a PrRtAdv that came while a registration was pending (§3.6), used after its reply
+        self._deferred_proxy: tuple[AgentAdvertisement, ReceivedPacket, bytes, float] | None = None
         if self._pre is None:
             return
         self._trigger_handlers[MobileTrigger] = self._on_mobile_trigger
@@ -282,12 +284,13 @@ class MobileNodePreRegistration(MobileNodeDiscovery):
         if self._pending is not None:
             if self._ll_identification is not None and self._pre_target == new:
                 return []  # another copy of the PrRtAdv (§8.1.1)
-            if self._ll_identification is None:
-                # §3.6: SHOULD NOT run PRE and standard registrations in parallel.
-                return [
-                    *self._record_only(message, packet, mac, now),
-                    Notify(event="pre-registration-deferred", fields={"agent": str(new)}),
-                ]
+            # §3.6: SHOULD NOT run PRE and standard registrations in parallel; nor two
+            # handoffs at once. The PrRtAdv waits for the pending registration's reply.
+            self._deferred_proxy = (message, packet, mac, now)
+            return [
+                *self._record_only(message, packet, mac, now),
+                Notify(event="pre-registration-deferred", fields={"agent": str(new)}),
+            ]
         router = self._current
         if (
             not self._link_up
@@ -433,6 +436,7 @@ class MobileNodePreRegistration(MobileNodeDiscovery):
         low_latency = self._ll_identification is not None
         self._remember_offered(reply, pending)
         out = super()._accepted(reply, pending, now)
+        deferred, self._deferred_proxy = self._deferred_proxy, None
         self._moved = False
         self._ll_identification = None
         self._ll_connected = False
@@ -450,6 +454,13 @@ class MobileNodePreRegistration(MobileNodeDiscovery):
             # 5944 §3.6.1.2), no sooner than 1 s after the last request (§3.6.3).
             at = max(now, pending.sent_at + self.config.retransmit_initial)
             out.append(self._start_timer((UNBIND_TIMER,), at))
+        elif not pending.request.flags & RegistrationFlags.S:
+            out += self._cancel_timer((UNBIND_TIMER,))  # a plain registration did it already
+        if deferred is not None:
+            message, packet, mac, heard_at = deferred
+            registered_with = None if pending.agent is None else pending.agent.address
+            if packet.source != registered_with and now < heard_at + message.lifetime:
+                out += self._on_proxy_advertisement(message, packet, mac, now)
         new = None if pending.agent is None else pending.agent.address
         if previous is None or previous.agent != new:
             self._prrtsol_suppressed = False  # §3.6: registered with a new FA
