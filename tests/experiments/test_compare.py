@@ -105,3 +105,12 @@ def test_methods_in_processes_give_the_same_results() -> None:
     parallel = compare(scenario, methods, workers=2)
     assert compare_json(serial) == compare_json(parallel)
     assert [r.events for r in serial.runs] == [r.events for r in parallel.runs]
+
+
+def test_charts_show_the_chosen_handoff() -> None:
+    scenario = load_scenario("ping-pong", ["mobility.handoffs=3", "mobility.dwell_s=2"])
+    run = compare(scenario, ["standard-solicit"], handoff=2).runs[0]
+    assert run.window is not None
+    assert (run.window.source, run.window.target) == ("FA2", "FA1")
+    assert run.window.l2_ld == run.result["handoffs"][1]["l2_ld"]
+    assert compare(scenario, ["standard-solicit"], handoff=9).runs[0].window is None

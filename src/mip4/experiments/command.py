@@ -66,6 +66,13 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="run the methods in N processes (default: one per CPU; 1: in this process)",
     )
+    parser.add_argument(
+        "--handoff",
+        type=int,
+        default=None,
+        metavar="K",
+        help="the charts show MN1's K-th handoff (default: its first)",
+    )
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -76,6 +83,8 @@ def run_compare(args: argparse.Namespace) -> int:
     try:
         methods = select_methods(args.methods)
         scenario = load_scenario(args.scenario, args.overrides)
+        if args.handoff is not None and args.handoff < 1:
+            raise LocalUsageError(f"--handoff {args.handoff}: handoffs count from 1")
     except LocalUsageError as exc:
         print(f"mip4 compare: error: {exc}", file=sys.stderr)
         return 2
@@ -91,6 +100,7 @@ def run_compare(args: argparse.Namespace) -> int:
                 out=out,
                 pcaps=not args.no_pcap,
                 workers=args.workers or os.cpu_count() or 1,
+                handoff=args.handoff,
                 progress=status.update,
             )
             comparison.overrides = list(args.overrides)

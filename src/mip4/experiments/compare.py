@@ -69,9 +69,14 @@ class Comparison:
         return ", ".join(m if m in ran else f"{m} (not run)" for m in self.featured)
 
 
-def first_handoff(result: dict[str, Any], mn: str = FOCUS_MN) -> dict[str, Any] | None:
-    """The first handoff of ``mn`` whose disruption could be measured (else its first)."""
+def shown_handoff(
+    result: dict[str, Any], mn: str = FOCUS_MN, number: int | None = None
+) -> dict[str, Any] | None:
+    """The handoff of ``mn`` the charts show: its ``number``-th (from 1), else the first whose
+    disruption could be measured (else its first)."""
     mine = [h for h in result["handoffs"] if h["mn"] == mn]
+    if number is not None:
+        return mine[number - 1] if 0 < number <= len(mine) else None
     measured = [h for h in mine if h.get("disruption_ms") is not None]
     chosen: dict[str, Any] | None = (measured or mine or [None])[0]
     return chosen
@@ -84,8 +89,10 @@ def run_method(
     *,
     pcap_dir: Path | None = None,
     trace_path: Path | None = None,
+    handoff: int | None = None,
 ) -> MethodRun:
-    """Run one method with a focused trace; find the handoff window and its events."""
+    """Run one method with a focused trace; find the window of MN1's ``handoff``-th handoff
+    (default: its first measurable one) and its events."""
     sink = FocusSink(FOCUS_MN)
     world = World(scenario, method, seed=seed, sinks=[sink], pcap_dir=pcap_dir)
     result = world.run()
@@ -94,7 +101,9 @@ def run_method(
     assert scenario.radio.trigger_lead_ms is not None
     run = MethodRun(method, result, sink.records)
     run.window = handoff_window(
-        sink.records, first_handoff(result), lead_s=scenario.radio.trigger_lead_ms / 1000.0
+        sink.records,
+        shown_handoff(result, number=handoff),
+        lead_s=scenario.radio.trigger_lead_ms / 1000.0,
     )
     if run.window is not None:
         run.names = participants(run.window, sink.records)
@@ -110,6 +119,7 @@ def compare(
     out: Path | None = None,
     pcaps: bool = True,
     workers: int = 1,
+    handoff: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Comparison:
     """Run every method in ``methods`` on ``scenario`` with the same seed; with ``workers``
@@ -129,12 +139,16 @@ def compare(
         for method, pcap_dir, trace_path in jobs:
             if progress is not None:
                 progress(f"simulating {scenario.name} with {method}")
-            run = run_method(scenario, method, seed, pcap_dir=pcap_dir, trace_path=trace_path)
+            run = run_method(
+                scenario, method, seed, pcap_dir=pcap_dir, trace_path=trace_path, handoff=handoff
+            )
             runs.append(run)
     else:
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
             futures = [
-                pool.submit(run_method, scenario, m, seed, pcap_dir=p, trace_path=t)
+                pool.submit(
+                    run_method, scenario, m, seed, pcap_dir=p, trace_path=t, handoff=handoff
+                )
                 for m, p, t in jobs
             ]
             for done, future in enumerate(futures, start=1):
@@ -261,8 +275,10 @@ def timeline_data(run: MethodRun, span: tuple[float, float]) -> TimelineData:
     data.sent = sent
     data.lost = [(t, s) for t, s in sent if s not in arrived_seqs]
     data.signalling = [(e.time - t0, e.source, e.label) for e in run.events if e.kind == "message"]
-    handoff = first_handoff(run.result)
-    if handoff is not None:
-        data.disruption_ms = handoff.get("disruption_ms")
-        data.l3_extra_ms = handoff.get("l3_extra_ms")
+    shown = [
+        h for h in run.result["handoffs"] if h["mn"] == window.mn and h["l2_ld"] == round(t0, 6)
+    ]
+    if shown:
+        data.disruption_ms = shown[0].get("disruption_ms")
+        data.l3_extra_ms = shown[0].get("l3_extra_ms")
     return data

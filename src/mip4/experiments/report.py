@@ -40,7 +40,8 @@ HOW_TO_READ = (
     "dashed line is the L2 gap, the time the radio is away between L2-LD and L2-LU, which no "
     "layer-3 method can beat: the distance from a bar to that line is what layer 3 adds. Its "
     "right half counts the packets lost and duplicated over the whole run. The timeline "
-    "zooms on the first handoff of MN1, one panel per method: each grey dot is a downlink "
+    "zooms on one handoff of MN1 (its first, or the one chosen with --handoff), one panel "
+    "per method: each grey dot is a downlink "
     "packet leaving the CN (sequence number against time), each coloured dot that packet "
     "arriving at the MN, red crosses the packets that never arrive; the shaded band is the "
     "L2 gap, the dotted line the anticipatory trigger (L2-MT/ST/TT) when the method has one, "
@@ -87,7 +88,7 @@ def figures(comparison: Comparison) -> list[Figure]:
             Figure(
                 "timeline",
                 "timeline.svg",
-                f"Timeline of the first handoff of {first.mn} ({first.source} to "
+                f"Timeline of a handoff of {first.mn} ({first.source} to "
                 f"{first.target}) for each method: downlink sequence numbers against time "
                 "relative to L2-LD, the L2 gap shaded, the trigger dotted, the signalling "
                 "messages along the top.",
