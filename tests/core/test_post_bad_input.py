@@ -51,7 +51,9 @@ def captured() -> tuple[tuple[str, ReceivedPacket], ...]:
     return tuple((d.receiver, d.packet) for d in out)
 
 
+@cache
 def stage(name: str) -> Net:
+    """One network per stage, shared by the examples: none of them may change it."""
     net = post_net()
     t0 = registered(net)
     source_trigger(net)
