@@ -864,3 +864,9 @@ def test_the_cached_challenge_lasts_challenge_window_solicitations() -> None:
     assert reply_code(out) == 104
     out = fa2.receive(challenged_request(challenges[1], 2 << 32), 3.6)  # within the window
     assert sends(out, "registration_request")
+
+
+def test_inbound_esp_spis_must_be_unique() -> None:
+    twin = dataclasses.replace(neighbour(1, 2), address=IPv4Address("198.19.3.1"))
+    with pytest.raises(LocalUsageError, match="SPIs must be unique"):
+        PreRegistrationConfig(neighbours=(neighbour(1, 2), twin))

@@ -301,6 +301,10 @@ class PreRegistrationConfig:
                 raise _fail(self, "neighbours", f"must hold NeighbourFa values, got {n!r}")
         if len({n.address for n in self.neighbours}) != len(self.neighbours):
             raise _fail(self, "neighbours", "each neighbour must appear once")
+        inbound = [sa.spi for n in self.neighbours for sa in (n.esp_in, n.tunnel_in) if sa]
+        if len(set(inbound)) != len(inbound):
+            # RFC 4303 §2.1: the SPI selects the inbound SA.
+            raise _fail(self, "neighbours", "inbound ESP SPIs must be unique")
         if self.min_solicitation_interval is not None:
             _check_positive(
                 self, "min_solicitation_interval", minimum=MIN_SOLICITATION_FLOOR, strict=False
