@@ -94,3 +94,39 @@ def test_pre_and_post_beat_standard_with_real_packets(prefix: str, tmp_path: Pat
     assert disruption["pre-source"] < disruption["standard"], disruption
     assert disruption["post-source"] < disruption["standard"], disruption
     assert main(["lab", "down", "--prefix", prefix]) == 0
+
+
+def test_lab_and_simulator_agree(prefix: str) -> None:
+    """Issue 7 §3: same scenario and method, the lab's median disruption within 20 ms of the
+    simulator's (core delays emulated with NFQUEUE; medians over several handoffs)."""
+    from mip4.lab.runner import run_lab
+    from mip4.sim.runner import simulate
+    from mip4.sim.scenario import load_scenario
+
+    if subprocess.run(["which", "iptables"], capture_output=True).returncode != 0:
+        pytest.skip("iptables is not installed (the lab's delay emulation needs it)")
+    scenario = load_scenario(
+        "corridor",
+        [
+            "mobility.model=ping-pong",
+            "mobility.handoffs=4",
+            "mobility.dwell_s=1.2",
+            "traffic.interval_ms=10",
+            "protocol.advertisement_interval_ms=500",
+        ],
+    )
+    Lab(prefix, scenario.topology.fas).up()
+    for method in ("pre-source", "post-source"):
+        simulated: dict[str, object] = simulate(scenario, method)
+        measured = run_lab(scenario, method, lab=Lab.detect(prefix))
+        assert len(measured["handoffs"]) == 4, measured["handoffs"]
+        assert measured["lab"]["emulated"]["core_delay_ms"]["core-ha>core-fa1"] == 20.0
+        sim_p50 = simulated["summary"]["disruption_ms"]["p50"]  # type: ignore[index]
+        lab_p50 = measured["summary"]["disruption_ms"]["p50"]
+        assert abs(lab_p50 - sim_p50) <= 20.0, (method, lab_p50, sim_p50)
+    rules = subprocess.run(
+        ["ip", "netns", "exec", f"{prefix}-core", "iptables", "-S", "FORWARD"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "NFQUEUE" not in rules  # the run removed its delay queue

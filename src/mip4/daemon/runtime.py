@@ -244,6 +244,9 @@ class Runtime:
         self._link_monitor: socket.socket | None = None
         self._udp_ttl = 64
         self.on_action: Callable[[Action], None] | None = None
+        # An MN speaks Mobile IP on its radio only: everything reaches it through the
+        # AF_PACKET listener there, nothing through another interface.
+        self._radio_only = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -296,6 +299,7 @@ class Runtime:
             link_source = (core.interface,)
             address = core.home_address
             home = core.home_address
+            self._radio_only = self.netlink is not None
         else:
             address = core.address
         self.dataplane = DataPlane(
@@ -609,7 +613,7 @@ class Runtime:
                     index, _spec, destination = _PKTINFO.unpack(value[: _PKTINFO.size])
                 elif level == socket.IPPROTO_IP and kind == IP_TTL:
                     ttl = int.from_bytes(value[:4], "little")
-            if index in self.link_interfaces:
+            if index in self.link_interfaces or self._radio_only:
                 continue  # the AF_PACKET listener has it, with its link-layer source
             self._guard(
                 self._deliver,
@@ -635,7 +639,7 @@ class Runtime:
             for level, kind, value in ancdata:
                 if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
                     index = _PKTINFO.unpack(value[: _PKTINFO.size])[0]
-            if index in self.link_interfaces:
+            if index in self.link_interfaces or self._radio_only:
                 continue
             self._guard(self._from_ip, data, self._ifname(index), None)
 

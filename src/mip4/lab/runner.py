@@ -10,8 +10,11 @@ clock for every namespace) and go through the simulator's own metrics
 (:class:`mip4.sim.metrics.Metrics`), so the JSON is that of ``mip4 simulate``, plus a
 ``lab`` object (daemon counters, what the lab does not emulate).
 
-Core-link delay and loss are not emulated yet (NFQUEUE / nftables): wired hops have the
-namespaces' own sub-millisecond delay; ``lab.emulated`` says so.
+Core-link delay is emulated in user space (:mod:`mip4.lab.delay`: iptables NFQUEUE in the
+core router's namespace, each packet held for the delay of its (in, out) link pair, see
+:func:`core_delays`); wired loss with an nftables random drop in the core's forward chain
+(per core traversal). Air delay and loss, jitter and bandwidth are not emulated;
+``lab.emulated`` says what was.
 """
 
 from __future__ import annotations
@@ -151,6 +154,29 @@ def _configs(lab: Lab, scenario: Any, method: str) -> dict[str, str]:
     return configs
 
 
+DELAY_QUEUE = 4340
+
+
+def core_delays(scenario: Any, fas: int) -> dict[str, float]:
+    """One-way delays (seconds) per (in, out) interface pair of the core router, mapping the
+    simulator's wired links (CN-HA ``cn_delay_ms``, FA-HA ``ha_delay_ms``, neighbouring FAs
+    ``fa_delay_ms``; longer paths take the shortest sum) onto the lab's star."""
+    topo = scenario.topology
+    cn, fh, ff = topo.cn_delay_ms / 1e3, topo.ha_delay_ms / 1e3, topo.fa_delay_ms / 1e3
+    pairs: dict[tuple[str, str], float] = {("cn", "ha"): cn}
+    for i in range(1, fas + 1):
+        pairs[(f"fa{i}", "ha")] = fh
+        pairs[(f"fa{i}", "cn")] = fh + cn
+        for j in range(i + 1, fas + 1):
+            pairs[(f"fa{i}", f"fa{j}")] = min((j - i) * ff, 2 * fh)
+    delays: dict[str, float] = {}
+    for (a, b), seconds in pairs.items():
+        if seconds > 0:
+            delays[f"core-{a}>core-{b}"] = seconds
+            delays[f"core-{b}>core-{a}"] = seconds
+    return delays
+
+
 class _Run:
     def __init__(self, lab: Lab, workdir: Path) -> None:
         self.lab = lab
@@ -225,6 +251,12 @@ class _Run:
             process.wait()
 
 
+def _core_command(ns: str, *argv: str) -> None:
+    result = subprocess.run(["ip", "netns", "exec", ns, *argv], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise LabError(f"{' '.join(argv)}: {result.stderr.strip() or 'failed'}")
+
+
 def _sleep_until(deadline: float) -> None:
     delay = deadline - time.monotonic()
     if delay > 0:
@@ -232,7 +264,7 @@ def _sleep_until(deadline: float) -> None:
 
 
 def run_lab(
-    scenario: Any, method: str, *, lab: Lab, seed: int | None = None, keep: Path | None = None
+    scenario: Any, method: str, *, lab: Lab, seed: int | None = None, keep: bool = False
 ) -> dict[str, Any]:
     """Run ``scenario`` with ``method`` on a lab that is up; returns the simulate-style JSON."""
     from mip4.sim.metrics import Metrics
@@ -277,7 +309,28 @@ def run_lab(
     workdir = Path(tempfile.mkdtemp(prefix="mip4lab-"))
     run = _Run(lab, workdir)
     l2_events: list[tuple[str, float, int, int]] = []
+    emulation: list[list[str]] = []  # commands that undo what was set up in the core
+    core = lab.ns("core")
     try:
+        delays = core_delays(scenario, lab.fas)
+        if delays:
+            _core_command(core, "iptables", "-I", "FORWARD", "-j", "NFQUEUE", "--queue-num",
+                          str(DELAY_QUEUE), "--queue-bypass")  # fmt: skip
+            emulation.append(["iptables", "-D", "FORWARD", "-j", "NFQUEUE", "--queue-num",
+                              str(DELAY_QUEUE), "--queue-bypass"])  # fmt: skip
+            queue = run.spawn("core", "-m", "mip4.lab.delay", str(DELAY_QUEUE), json.dumps(delays))
+            assert queue.stdout is not None
+            if queue.stdout.readline().strip() != "ready":
+                raise LabError(f"the delay queue did not start: {queue.stderr.read()[-300:]}")  # type: ignore[union-attr]
+        loss = scenario.topology.loss
+        if loss > 0:
+            per_mille = round(loss * 1000)
+            _core_command(core, "nft", "add", "table", "inet", "mip4lab")
+            emulation.append(["nft", "delete", "table", "inet", "mip4lab"])
+            _core_command(core, "nft", "add", "chain", "inet", "mip4lab", "fwd",
+                          "{ type filter hook forward priority 0; }")  # fmt: skip
+            rule = f"numgen random mod 1000 < {per_mille} counter drop"
+            _core_command(core, "nft", "add", "rule", "inet", "mip4lab", "fwd", *rule.split())
         lab.attach(mobility.start_cell + 1)
         configs = _configs(lab, scenario, method)
         for role in ("ha", *(f"fa{i}" for i in range(1, lab.fas + 1))):
@@ -345,7 +398,9 @@ def run_lab(
         logs = {name: json.loads((workdir / f"{name}.json").read_text()) for name in ("cn", "mn")}
     finally:
         run.stop()
-        if keep is None:
+        for command in reversed(emulation):
+            subprocess.run(["ip", "netns", "exec", core, *command], capture_output=True)
+        if not keep:
             subprocess.run(["rm", "-rf", str(workdir)], check=False)
 
     metrics = Metrics()
@@ -387,7 +442,12 @@ def run_lab(
         "summary": summary,
         "lab": {
             "prefix": lab.prefix,
-            "emulated": {"core_delay": False, "core_loss": False, "air_delay": False},
+            "workdir": str(workdir) if keep else None,
+            "emulated": {
+                "core_delay_ms": {k: round(v * 1e3, 3) for k, v in sorted(delays.items())},
+                "core_loss": scenario.topology.loss,
+                "not_emulated": ["air delay and loss", "wired jitter", "bandwidth"],
+            },
             "registered_with": statuses["mn"]["agent"].get("default_router"),
             "ha_bindings": statuses["ha"]["agent"].get("bindings", {}),
             "drops": {

@@ -9,8 +9,8 @@
              +--- FA3 --(fa-ap)~~(mn-ap3)--+
 
 Namespaces are ``<prefix>-cn``, ``-core``, ``-ha``, ``-fa1`` ... ``-faN``, ``-mn``. The MN
-has one veth per access point, all enslaved to one bridge (the MN's single radio interface,
-with a fixed MAC): the radio is "attached" to the access point whose veth is up. Addresses:
+has one veth per access point and one bridge (the MN's single radio interface, with a fixed
+MAC): the radio is "attached" to the access point whose veth is enslaved to the bridge. Addresses:
 CN 198.18.10.2, HA 198.18.1.1, FA i 198.18.(20+i).1 (also on its access link, /32), core
 198.18.x.254 on each link.
 """
@@ -123,10 +123,15 @@ class Lab:
         for ns, links in ((cn, ["cn0"]), (ha, ["ha0", "ha-home", "ha-homep"])):
             for link in links:
                 _ip("-n", ns, "link", "set", link, "up")
-        # the MN's radio: a bridge over one veth per access point
+        # the MN's radio: a bridge to which the veth of the current access point is attached;
+        # a spare veth keeps the bridge's carrier (and its transmit queue) up while the
+        # radio is between access points
         _ip("-n", mn, "link", "add", "mn-radio", "address", MN_MAC, "type", "bridge")
         _ip("-n", mn, "addr", "add", f"{MN_HOME_ADDRESS}/32", "dev", "mn-radio")
-        _ip("-n", mn, "link", "set", "mn-radio", "up")
+        _ip("-n", mn, "link", "add", "mn-keep", "type", "veth", "peer", "name", "mn-keepp")
+        _ip("-n", mn, "link", "set", "mn-keep", "master", "mn-radio")
+        for link in ("mn-keep", "mn-keepp", "mn-radio"):
+            _ip("-n", mn, "link", "set", link, "up")
         for i in range(1, self.fas + 1):
             fa = self.ns(f"fa{i}")
             _ip("-n", core, "link", "add", f"core-fa{i}", "type", "veth", "peer", "name",
@@ -136,7 +141,7 @@ class Lab:
             _ip("-n", fa, "link", "add", "fa-ap", "type", "veth", "peer", "name", f"mn-ap{i}",
                 "netns", mn)  # fmt: skip
             _ip("-n", fa, "addr", "add", f"{fa_address(i)}/32", "dev", "fa-ap")
-            _ip("-n", mn, "link", "set", f"mn-ap{i}", "master", "mn-radio")
+            _ip("-n", mn, "link", "set", f"mn-ap{i}", "up")
             for link in ("fa-core", "fa-ap"):
                 _ip("-n", fa, "link", "set", link, "up")
             _ip("-n", core, "link", "set", f"core-fa{i}", "up")
@@ -148,13 +153,20 @@ class Lab:
         _ip("-n", ha, "route", "add", "default", "via", "198.18.1.254")
 
     def attach(self, index: int | None) -> None:
-        """Bring the MN's veth to access point ``index`` up and every other one down."""
-        mn = self.ns("mn")
+        """Attach the MN's radio to access point ``index`` only (None: to none)."""
         for i in range(1, self.fas + 1):
-            _ip("-n", mn, "link", "set", f"mn-ap{i}", "up" if i == index else "down")
+            self.set_link(i, i == index)
 
     def set_link(self, index: int, up: bool) -> None:
-        _ip("-n", self.ns("mn"), "link", "set", f"mn-ap{index}", "up" if up else "down")
+        """Attach (``up``) or detach the MN's veth to access point ``index``.
+
+        Links stay administratively up: toggling them would make the kernel's link watch
+        delay the bridge port by up to a second; (de)enslaving takes effect at once."""
+        mn = self.ns("mn")
+        if up:
+            _ip("-n", mn, "link", "set", f"mn-ap{index}", "master", "mn-radio")
+        else:
+            _ip("-n", mn, "link", "set", f"mn-ap{index}", "nomaster")
 
     def down(self) -> list[str]:
         """Delete every namespace of this prefix (their veths, bridges and TUNs go with them)."""
