@@ -21,6 +21,7 @@ from mip4.core.actions import (
     SetForwardTunnel,
     SetProxyArp,
     SetUplink,
+    UplinkMode,
 )
 from mip4.core.config import AdvertisementConfig
 from mip4.core.packets import ReceivedPacket
@@ -42,7 +43,17 @@ from tests.core.test_post_registration import (
     source_trigger,
     target_trigger,
 )
-from tests.core.topology import FA1_ADDR, FA2_ADDR, HOME, Net, build, fa_config, mn_config, sa
+from tests.core.topology import (
+    FA1_ADDR,
+    FA2_ADDR,
+    HA_ADDR,
+    HOME,
+    Net,
+    build,
+    fa_config,
+    mn_config,
+    sa,
+)
 
 
 def advertisements(net: Net, name: str, since: float) -> list[SendPacket]:
@@ -366,3 +377,52 @@ def test_the_oFA_sends_the_departed_mn_no_advertisement() -> None:
     t1 = net.wire.now
     net.wire.run(t1 + 3.0)
     assert advertisements(net, "fa1", t1) == []  # §4.4: MUST NOT (no unicast to it)
+
+
+def test_the_uplink_goes_to_the_ha_with_the_request_and_back_to_the_bet_on_a_denial() -> None:
+    from mip4.wire.registration import RegistrationReply
+
+    net = post_net()
+    t0 = registered(net)
+    source_trigger(net)
+    net.wire.run(t0 + 0.2)
+    net.wire.lose = lambda sender, send: send.message == "registration_reply"
+    move(net)
+    t1 = net.wire.now
+    net.wire.run(t1 + 1.5)  # FA2's advertisement; the MN's request is relayed, reply lost
+    to_ha = SetUplink(
+        home_address=HOME,
+        mode=UplinkMode.REVERSE_TUNNEL,
+        tunnel_source=FA2_ADDR,
+        tunnel_destination=HA_ADDR,
+    )
+    assert to_ha in data_plane(net, "fa2", t1)
+    record = net.fa2.record(HOME)
+    assert record is not None and record.pending is not None
+    denial = RegistrationReply(
+        code=130,  # HA: insufficient resources
+        lifetime=0,
+        home_address=HOME,
+        home_agent=HA_ADDR,
+        identification=record.pending.identification,
+    )
+    t2 = net.wire.now
+    net.wire.deliver(
+        "fa2",
+        ReceivedPacket(
+            interface="wired0",
+            source=HA_ADDR,
+            destination=FA2_ADDR,
+            protocol=PROTO_UDP,
+            payload=denial.encode(),
+            source_port=434,
+            destination_port=434,
+        ),
+    )
+    assert data_plane(net, "fa2", t2)[-1] == SetUplink(
+        home_address=HOME,
+        mode=UplinkMode.REVERSE_TUNNEL,
+        tunnel_source=FA2_ADDR,
+        tunnel_destination=FA1_ADDR,
+    )
+    assert net.fa2.bet(HOME).phase is Phase.DELIVERING

@@ -210,3 +210,12 @@ def test_without_lead_the_reply_acts_as_the_trigger(method: str) -> None:
     result, records, _ = run(method, "radio.trigger_lead_ms=0")
     assert all(h["l3_extra_ms"] <= 2.0 + 1.0 for h in result["handoffs"])
     assert not [r for r in records if r.message == "handoff-unconfirmed"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_registration_after_the_handoff_loses_no_uplink_packet(method: str) -> None:
+    """From the relayed request on, the nFA tunnels the uplink to the HA itself: nothing
+    reaches the HA from the old care-of address after the binding moved (RFC 3024 §4.2.2)."""
+    result, records, _ = run(method, "topology.ha_delay_ms=50")
+    assert not [r for r in records if r.message == "reverse-tunnel-check"]
+    assert result["summary"]["lost"] == 4 * 5  # the L2 gaps only, both directions

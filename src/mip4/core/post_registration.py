@@ -83,7 +83,7 @@ from mip4.core.config import PostRegistrationConfig
 from mip4.core.discovery import ADVERTISEMENT_TTL, Advertiser, next_sequence
 from mip4.core.fa_registration import ForeignAgentRegistration
 from mip4.core.packets import UNSPECIFIED, ReceivedPacket
-from mip4.core.registration import AnyReply
+from mip4.core.registration import AnyReply, AnyRequest
 from mip4.core.replay import LOW32
 from mip4.core.security import NTP_UNIX_OFFSET, SecurityAssociation, ntp_timestamp
 from mip4.core.triggers import LinkDown, LinkUp, SourceTrigger, TargetTrigger
@@ -643,6 +643,25 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
 
     def _delivery_on(self, bet: Bet) -> list[Action]:
         """§4.1 step 4b: deliver, forward the uplink, proxy-ARP for the anchor."""
+        home = bet.home_address
+        uplink = self._bet_uplink(bet)
+        return [
+            SetVisitor(
+                home_address=home,
+                interface=self.config.access_interface,
+                link_address=bet.link_address,
+            ),
+            uplink,
+            SetProxyArp(address=bet.peer, interface=self.config.access_interface, enabled=True),
+            Notify(
+                event="bet-delivering",
+                fields={"mn": str(home), "anchor": str(bet.peer), "uplink": uplink.mode.value},
+            ),
+        ]
+
+    def _bet_uplink(self, bet: Bet) -> SetUplink:
+        """§4.1 step 4b: reverse-tunnel to the anchor (T agreed both ways), to the HA (B), or
+        route."""
         cfg = self._cfg
         home = bet.home_address
         if bet.reverse:
@@ -663,19 +682,7 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
             )
         else:
             uplink = SetUplink(home_address=home, mode=UplinkMode.ROUTE)
-        return [
-            SetVisitor(
-                home_address=home,
-                interface=self.config.access_interface,
-                link_address=bet.link_address,
-            ),
-            uplink,
-            SetProxyArp(address=bet.peer, interface=self.config.access_interface, enabled=True),
-            Notify(
-                event="bet-delivering",
-                fields={"mn": str(home), "anchor": str(bet.peer), "uplink": uplink.mode.value},
-            ),
-        ]
+        return uplink
 
     def _delivery_off(self, bet: Bet, anchor: IPv4Address) -> list[Action]:
         out: list[Action] = [
@@ -1632,13 +1639,63 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
 
     # ------------------------------------------------------------------ registration, ICMP
 
+    def _on_request(self, request: AnyRequest, packet: ReceivedPacket, now: float) -> list[Action]:
+        """The MN registers through the serving FA (§4.4): from the moment the request goes
+        to the HA (or GFA), its reverse-tunnelled uplink goes there directly rather than
+        through the anchor (§4.1 step 4b allows either), so that no uplink packet reaches
+        the HA from the old care-of address after the binding moved (RFC 3024 §4.2.2 would
+        refuse it). A denial or a timeout puts the BET's uplink back."""
+        out = super()._on_request(request, packet, now)
+        bet = self._bets.get(request.home_address)
+        rec = self._records.get(request.home_address)
+        pending = None if rec is None else rec.pending
+        if (
+            self._post is None
+            or bet is None
+            or bet.phase is not Phase.DELIVERING
+            or pending is None
+            or pending.relayed_at != now
+            or not pending.reverse_tunnel
+            or pending.requested_lifetime == 0
+            or pending.care_of_address not in self.care_of_addresses
+        ):
+            return out
+        return [
+            *out,
+            SetUplink(
+                home_address=request.home_address,
+                mode=UplinkMode.REVERSE_TUNNEL,
+                tunnel_source=self.config.address,
+                tunnel_destination=pending.upstream,
+                tunnel_mode=pending.mode,
+            ),
+            Notify(event="uplink-to-registration", fields={"mn": str(request.home_address)}),
+        ]
+
     def _on_reply(self, reply: AnyReply, packet: ReceivedPacket, now: float) -> list[Action]:
         out = super()._on_reply(reply, packet, now)
-        if self._post is not None and any(
-            isinstance(a, Notify) and a.event == "visitor-added" for a in out
-        ):
+        if self._post is None:
+            return out
+        if any(isinstance(a, Notify) and a.event == "visitor-added" for a in out):
             out += self._post_registered(reply.home_address, now)
+        else:
+            out += self._restore_bet_uplink(reply.home_address)
         return out
+
+    def _on_pending_timeout(self, key: TimerKey, now: float) -> list[Action]:
+        out = super()._on_pending_timeout(key, now)
+        home = key[1]
+        if self._post is not None and isinstance(home, IPv4Address):
+            out += self._restore_bet_uplink(home)
+        return out
+
+    def _restore_bet_uplink(self, home: IPv4Address) -> list[Action]:
+        """The registration through this FA failed: the uplink goes through the BET again."""
+        bet = self._bets.get(home)
+        rec = self._records.get(home)
+        if bet is None or bet.phase is not Phase.DELIVERING or (rec and rec.pending):
+            return []
+        return [self._bet_uplink(bet)]
 
     def _on_unreachable(
         self, message: DestinationUnreachable, packet: ReceivedPacket, now: float
