@@ -12,7 +12,7 @@ import pytest
 
 from mip4.cli import main
 from mip4.lab.topology import Lab
-from tests.conftest import require_root
+from tests.conftest import require_root, require_tool
 from tests.daemon.netns import netns_list
 
 QUICK = [
@@ -103,8 +103,7 @@ def test_lab_and_simulator_agree(prefix: str) -> None:
     from mip4.sim.runner import simulate
     from mip4.sim.scenario import load_scenario
 
-    if subprocess.run(["which", "iptables"], capture_output=True).returncode != 0:
-        pytest.skip("iptables is not installed (the lab's delay emulation needs it)")
+    require_tool("iptables")  # the lab's delay emulation (NFQUEUE); .ci/run installs it
     scenario = load_scenario(
         "corridor",
         [

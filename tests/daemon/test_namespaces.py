@@ -32,6 +32,8 @@ from tests.daemon.netns import (
     wait_for,
 )
 
+DATAGRAMS = 10_000  # issue 7 §3: random datagrams on UDP 434, and on the raw sockets
+
 
 @pytest.fixture
 def bed(tmp_path: Path) -> Iterator[Testbed]:
@@ -112,10 +114,12 @@ def test_sigterm_removes_tun_devices_routes_and_neighbours(bed: Testbed) -> None
 
 
 FUZZ = """
-import random, socket, sys
+import random, socket, sys, time
 rng = random.Random(int(sys.argv[2]))
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for i in range(int(sys.argv[3])):
+    if i % 50 == 49:
+        time.sleep(0.002)  # paced: the point is the daemon's parsing, not socket overflow
     n = rng.randrange(0, 200)
     data = bytes(rng.getrandbits(8) for _ in range(n))
     if data and rng.random() < 0.5:
@@ -128,7 +132,7 @@ print("sent", flush=True)
 def test_daemon_survives_random_datagrams_and_bad_triggers(bed: Testbed) -> None:
     ha, _fa, _mn = _registered(bed)
     before = ha.status()["agent"]["bindings"]
-    fuzz = bed.python("fa", FUZZ, "198.18.1.1", "7", "1000")
+    fuzz = bed.python("fa", FUZZ, "198.18.1.1", "7", str(DATAGRAMS))
     out, err = fuzz.communicate(timeout=60)
     assert out.strip() == "sent", err
     bad = [
@@ -160,8 +164,8 @@ def test_daemon_survives_random_datagrams_and_bad_triggers(bed: Testbed) -> None
     assert [b["care_of_address"] for b in after[HOME_ADDRESS]] == [
         b["care_of_address"] for b in before[HOME_ADDRESS]
     ]
-    assert status["daemon"]["received"]["protocol-17"] >= 1000
-    assert sum(status["agent_drops"].values()) >= 900
+    assert status["daemon"]["received"]["protocol-17"] >= DATAGRAMS
+    assert sum(status["agent_drops"].values()) >= 0.9 * DATAGRAMS
     assert status["daemon"]["drops"]["bad-control-request"] >= 200
     assert status["daemon"]["drops"].get("internal-error", 0) == 0
     # still serving: the tunnel works after the storm
@@ -240,10 +244,12 @@ def test_metrics_trigger_command_and_kernel_link_events(bed: Testbed) -> None:
 
 
 RAW_FUZZ = """
-import random, socket, sys
+import random, socket, sys, time, time
 rng = random.Random(int(sys.argv[2]))
 socks = {p: socket.socket(socket.AF_INET, socket.SOCK_RAW, p) for p in (1, 4, 47, 50, 55)}
 for i in range(int(sys.argv[3])):
+    if i % 50 == 49:
+        time.sleep(0.002)
     protocol = rng.choice(list(socks))
     n = rng.randrange(8, 120)
     data = bytearray(rng.getrandbits(8) for _ in range(n))
@@ -260,7 +266,9 @@ def test_daemon_survives_random_packets_on_its_raw_sockets(bed: Testbed) -> None
     ha, fa, _mn = _registered(bed)
     before = ha.status()["agent"]["bindings"]
     for target, seed in (("198.18.1.1", "11"), ("198.18.1.2", "12")):
-        fuzz = bed.python("fa" if target.endswith(".1") else "ha", RAW_FUZZ, target, seed, "1000")
+        fuzz = bed.python(
+            "fa" if target.endswith(".1") else "ha", RAW_FUZZ, target, seed, str(DATAGRAMS)
+        )
         out, err = fuzz.communicate(timeout=60)
         assert out.strip() == "sent", err
     time.sleep(0.5)
