@@ -46,7 +46,7 @@ from mip4.wire.extensions import (
 )
 from mip4.wire.handoff import HandoffFlags, HandoffReply, HandoffRequest
 from mip4.wire.ip import PROTO_UDP
-from mip4.wire.lla import EthernetMac, FaIpv4Address
+from mip4.wire.lla import EthernetMac, FaIpv4Address, SolicitedIpv4Address
 from mip4.wire.messages import MOBILE_IP_PORT, decode_control_message
 from tests.core.harness import Delivery
 from tests.core.topology import (
@@ -497,3 +497,82 @@ def test_describe_names_the_post_registration_settings_without_keys() -> None:
         "combined": False,
     }
     assert "fa-fa-shared-key" not in repr(describe(config))
+
+
+# ---------------------------------------------------------------------------- §4.7 HTT
+
+FA3_ADDR = IPv4Address("198.19.3.1")
+FA3_KEY = b"fa2-fa3-shared-key"
+
+
+def three_fa_net() -> Net:
+    shared = sa(FA_FA_SPI, FA_FA_KEY)
+    return build(
+        fa1=fa_config(1, post_registration=post(neighbours={FA2_ADDR: shared})),
+        fa2=fa_config(
+            2,
+            post_registration=post(neighbours={FA1_ADDR: shared, FA3_ADDR: sa(0x600, FA3_KEY)}),
+        ),
+        mn=mn_config(deferred_registration=True),
+    )
+
+
+def test_the_current_fa_sends_an_htt_with_the_extensions_in_order() -> None:
+    net = three_fa_net()
+    t0 = registered(net)
+    source_trigger(net)
+    net.wire.run(t0 + 0.2)
+    move(net)
+    out = net.wire.trigger("fa2", SourceTrigger(mn=MN_ID, new_fa=FaIdentifier(address=FA3_ADDR)))
+    [htt_send] = [s for s in sends(out) if s.message == "handoff_to_third"]
+    assert htt_send.destination == FA3_ADDR
+    htt = decode_control_message(htt_send.payload)
+    assert isinstance(htt, HandoffRequest) and htt.is_htt
+    assert htt.flags == HandoffFlags.H | HandoffFlags.N  # §4.7: no tunnel bits
+    assert htt.mn_home_address == HOME and htt.ha_address == HA_ADDR
+    # §4.7: Solicited IPv4 Address (the aFA), then the MN's LLA, then FA-FA authentication.
+    assert [type(e) for e in htt.extensions] == [
+        LinkLayerAddress,
+        LinkLayerAddress,
+        GeneralizedAuthentication,
+    ]
+    assert htt.extensions[0].value == SolicitedIpv4Address(FA1_ADDR)
+    assert htt.extensions[1].value == EthernetMac(MN_MAC)
+    assert auth_of(htt).spi == 0x600
+    assert net.fa2.bet(HOME).phase is Phase.HANDING_OVER
+
+
+def test_an_hrqst_t_at_the_current_fa_is_answered_with_an_htt() -> None:
+    net = three_fa_net()
+    t0 = registered(net)
+    source_trigger(net)
+    net.wire.run(t0 + 0.2)
+    move(net)
+    request = HandoffRequest(
+        flags=HandoffFlags.N | HandoffFlags.T,
+        lifetime=60,
+        mn_home_address=HOME,
+        ha_address=IPv4Address("0.0.0.0"),
+        identification=ntp_timestamp(net.wire.now, _Zero()),
+        extensions=(LinkLayerAddress(value=EthernetMac(MN_MAC)),),
+    )
+    out = net.wire.deliver(
+        "fa2", from_fa(seal_fa_fa(request, key=FA3_KEY, spi=0x600), FA3_ADDR, FA2_ADDR)
+    )
+    [send] = sends(out)
+    htt = decode_control_message(send.payload)
+    assert isinstance(htt, HandoffReply) and htt.is_htt and send.destination == FA3_ADDR
+    assert htt.flags == HandoffFlags.H | HandoffFlags.N and htt.code == 0
+    assert htt.identification == request.identification
+    assert htt.mn_home_address == HOME and htt.ha_address == HA_ADDR  # as an HRply(t)
+    assert htt.extensions[0] == LinkLayerAddress(value=SolicitedIpv4Address(FA1_ADDR))
+    assert htt.extensions[1] == LinkLayerAddress(value=EthernetMac(MN_MAC))
+    # The oFA of a three-party handoff then ends its tunnel service with the aFA on L2-LD.
+    t2 = net.wire.now
+    net.wire.trigger("fa2", LinkDown(interface=ACCESS, mn=MN_ID))
+    net.wire.run(t2 + 0.01)
+    assert [(d.sender, d.message) for d in handoffs(net, t2)] == [
+        ("fa2", "handoff_request_r"),
+        ("fa1", "handoff_reply_r"),
+    ]
+    assert handoffs(net, t2)[0].decoded().lifetime == 0
