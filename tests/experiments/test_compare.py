@@ -114,3 +114,17 @@ def test_charts_show_the_chosen_handoff() -> None:
     assert (run.window.source, run.window.target) == ("FA2", "FA1")
     assert run.window.l2_ld == run.result["handoffs"][1]["l2_ld"]
     assert compare(scenario, ["standard-solicit"], handoff=9).runs[0].window is None
+
+
+def test_smooth_both_runs_each_method_twice(tmp_path: Path) -> None:
+    argv = ["compare", *SMALL, "--methods", "standard-solicit", "--smooth-both", "--no-pcap"]
+    assert main([*argv, "--out", str(tmp_path), "--workers", "1"]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert [(r["method"], r["smooth_handoff"]) for r in results] == [
+        ("standard-solicit", False),
+        ("standard-solicit", True),
+    ]
+    run = json.loads((tmp_path / "runs" / "standard-solicit-smooth.json").read_text())
+    assert run["params"]["protocol"]["smooth_handoff"] is True
+    assert (tmp_path / "msc-standard-solicit-smooth.mmd").exists()
+    assert "standard-solicit (smooth)" in (tmp_path / "report.md").read_text()

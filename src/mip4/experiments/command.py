@@ -67,6 +67,12 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
         help="run the methods in N processes (default: one per CPU; 1: in this process)",
     )
     parser.add_argument(
+        "--smooth-both",
+        action="store_true",
+        help="run every method twice: without and with protocol.smooth_handoff (buffering "
+        "beyond RFC 4881)",
+    )
+    parser.add_argument(
         "--handoff",
         type=int,
         default=None,
@@ -101,6 +107,7 @@ def run_compare(args: argparse.Namespace) -> int:
                 pcaps=not args.no_pcap,
                 workers=args.workers or os.cpu_count() or 1,
                 handoff=args.handoff,
+                smooth_both=args.smooth_both,
                 progress=status.update,
             )
             comparison.overrides = list(args.overrides)

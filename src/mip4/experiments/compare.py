@@ -45,11 +45,22 @@ class MethodRun:
     window: Window | None = None
     names: list[str] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    smooth: bool | None = None  # set when compare runs both smooth-handoff variants
 
     @property
     def summary(self) -> dict[str, Any]:
         summary: dict[str, Any] = self.result["summary"]
         return summary
+
+    @property
+    def label(self) -> str:
+        """The method, with ``(smooth)`` for the smooth-handoff variant."""
+        return f"{self.method} (smooth)" if self.smooth else self.method
+
+    @property
+    def slug(self) -> str:
+        """The label as a file name: ``pre-source`` or ``pre-source-smooth``."""
+        return f"{self.method}-smooth" if self.smooth else self.method
 
 
 @dataclass(slots=True)
@@ -90,16 +101,21 @@ def run_method(
     pcap_dir: Path | None = None,
     trace_path: Path | None = None,
     handoff: int | None = None,
+    smooth: bool | None = None,
 ) -> MethodRun:
     """Run one method with a focused trace; find the window of MN1's ``handoff``-th handoff
-    (default: its first measurable one) and its events."""
+    (default: its first measurable one) and its events. ``smooth`` (when not None) sets
+    ``protocol.smooth_handoff``."""
+    if smooth is not None:
+        protocol = scenario.protocol.model_copy(update={"smooth_handoff": smooth})
+        scenario = scenario.model_copy(update={"protocol": protocol})
     sink = FocusSink(FOCUS_MN)
     world = World(scenario, method, seed=seed, sinks=[sink], pcap_dir=pcap_dir)
     result = world.run()
     if trace_path is not None:
         sink.write_jsonl(trace_path)
     assert scenario.radio.trigger_lead_ms is not None
-    run = MethodRun(method, result, sink.records)
+    run = MethodRun(method, result, sink.records, smooth=smooth)
     run.window = handoff_window(
         sink.records,
         shown_handoff(result, number=handoff),
@@ -120,36 +136,54 @@ def compare(
     pcaps: bool = True,
     workers: int = 1,
     handoff: int | None = None,
+    smooth_both: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Comparison:
     """Run every method in ``methods`` on ``scenario`` with the same seed; with ``workers``
-    above 1 the methods run in that many processes (the results are the same)."""
+    above 1 the methods run in that many processes (the results are the same). With
+    ``smooth_both`` every method runs twice: without and with ``protocol.smooth_handoff``."""
     seed = scenario.seed if seed is None else seed
-    jobs: list[tuple[str, Path | None, Path | None]] = []
+    variants: tuple[bool | None, ...] = (False, True) if smooth_both else (None,)
+    jobs: list[tuple[str, bool | None, Path | None, Path | None]] = []
     for method in methods:
-        pcap_dir = trace_path = None
-        if out is not None:
-            (out / "traces").mkdir(parents=True, exist_ok=True)
-            trace_path = out / "traces" / f"{method}.jsonl"
-            if pcaps:
-                pcap_dir = out / "pcap" / method
-        jobs.append((method, pcap_dir, trace_path))
+        for smooth in variants:
+            slug = f"{method}-smooth" if smooth else method
+            pcap_dir = trace_path = None
+            if out is not None:
+                (out / "traces").mkdir(parents=True, exist_ok=True)
+                trace_path = out / "traces" / f"{slug}.jsonl"
+                if pcaps:
+                    pcap_dir = out / "pcap" / slug
+            jobs.append((method, smooth, pcap_dir, trace_path))
     runs = []
     if workers <= 1 or len(jobs) <= 1:
-        for method, pcap_dir, trace_path in jobs:
+        for method, smooth, pcap_dir, trace_path in jobs:
             if progress is not None:
                 progress(f"simulating {scenario.name} with {method}")
             run = run_method(
-                scenario, method, seed, pcap_dir=pcap_dir, trace_path=trace_path, handoff=handoff
+                scenario,
+                method,
+                seed,
+                pcap_dir=pcap_dir,
+                trace_path=trace_path,
+                handoff=handoff,
+                smooth=smooth,
             )
             runs.append(run)
     else:
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
             futures = [
                 pool.submit(
-                    run_method, scenario, m, seed, pcap_dir=p, trace_path=t, handoff=handoff
+                    run_method,
+                    scenario,
+                    m,
+                    seed,
+                    pcap_dir=p,
+                    trace_path=t,
+                    handoff=handoff,
+                    smooth=smooth,
                 )
-                for m, p, t in jobs
+                for m, smooth, p, t in jobs
             ]
             for done, future in enumerate(futures, start=1):
                 if progress is not None:
@@ -162,8 +196,16 @@ def compare_json(comparison: Comparison) -> dict[str, Any]:
     """``{"scenario": str, "results": [{"method": str, "summary": {...}}, ...]}``."""
     return {
         "scenario": comparison.scenario.name,
-        "results": [{"method": r.method, "summary": r.summary} for r in comparison.runs],
+        "results": [_result(r) for r in comparison.runs],
     }
+
+
+def _result(run: MethodRun) -> dict[str, Any]:
+    out: dict[str, Any] = {"method": run.method}
+    if run.smooth is not None:
+        out["smooth_handoff"] = run.smooth
+    out["summary"] = run.summary
+    return out
 
 
 def write_json(data: dict[str, Any], path: Path) -> None:
@@ -202,7 +244,7 @@ def table_rows(comparison: Comparison) -> list[list[str]]:
         marker = " *" if run.method in comparison.featured else ""
         rows.append(
             [
-                run.method + marker,
+                run.label + marker,
                 str(s["handoffs"]),
                 _ms(d["mean"]),
                 _ms(d["p95"]),
@@ -251,7 +293,7 @@ def timeline_span(runs: Sequence[MethodRun]) -> tuple[float, float] | None:
 
 def timeline_data(run: MethodRun, span: tuple[float, float]) -> TimelineData:
     """What the timeline draws for ``run`` (times relative to L2-LD) within ``span``."""
-    data = TimelineData(run.method)
+    data = TimelineData(run.label)
     window = run.window
     if window is None:
         return data

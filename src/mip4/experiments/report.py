@@ -68,7 +68,7 @@ class Figure:
 def figures(comparison: Comparison) -> list[Figure]:
     """Every figure of the report, drawn."""
     s = comparison.scenario
-    methods = [r.method for r in comparison.runs]
+    methods = [r.label for r in comparison.runs]
     out = [
         Figure(
             "disruption-loss",
@@ -98,12 +98,12 @@ def figures(comparison: Comparison) -> list[Figure]:
     for run in comparison.runs:
         if run.window is None:
             continue
-        title = f"{run.method}: {run.window.mn} {run.window.source} -> {run.window.target}"
+        title = f"{run.label}: {run.window.mn} {run.window.source} -> {run.window.target}"
         out.append(
             Figure(
-                f"msc-{run.method}",
-                f"msc-{run.method}.svg",
-                f"Message sequence chart, {run.method}: {len(run.events)} messages, L2 "
+                f"msc-{run.slug}",
+                f"msc-{run.slug}.svg",
+                f"Message sequence chart, {run.label}: {len(run.events)} messages, L2 "
                 f"triggers and data-plane changes of {run.window.mn}'s handoff from "
                 f"{run.window.source} to {run.window.target}, times relative to L2-LD, "
                 "taken from the trace.",
@@ -120,7 +120,7 @@ def write_report(comparison: Comparison, out: Path) -> list[Figure]:
     write_json(compare_json(comparison), out / "results.json")
     (out / "runs").mkdir(exist_ok=True)
     for run in comparison.runs:
-        write_json(run.result, out / "runs" / f"{run.method}.json")
+        write_json(run.result, out / "runs" / f"{run.slug}.json")
     figs = figures(comparison)
     for fig in figs:
         (out / fig.filename).write_bytes(fig.svg)
@@ -155,14 +155,14 @@ def _params_lines(comparison: Comparison) -> list[tuple[str, str]]:
             f"T_adv {p.advertisement_interval_ms:g} ms, reverse tunnel "
             f"{p.reverse_tunnel}, {p.encapsulation}",
         ),
-        ("methods", ", ".join(r.method for r in comparison.runs)),
+        ("methods", ", ".join(r.label for r in comparison.runs)),
     ] + ([("shown by this scenario", comparison.featured_text())] if comparison.featured else [])
 
 
 def _files(comparison: Comparison, out: Path) -> list[str]:
     names = ["results.json"]
-    names += [f"runs/{r.method}.json" for r in comparison.runs]
-    names += [f"traces/{r.method}.jsonl" for r in comparison.runs]
+    names += [f"runs/{r.slug}.json" for r in comparison.runs]
+    names += [f"traces/{r.slug}.jsonl" for r in comparison.runs]
     pcaps = sorted(p.relative_to(out).as_posix() for p in (out / "pcap").glob("*/*.pcap"))
     return names + pcaps
 
