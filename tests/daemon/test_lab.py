@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,13 +52,19 @@ def test_lab_up_run_down(prefix: str, tmp_path: Path, capsys: pytest.CaptureFixt
         assert handoff["disruption_ms"] >= handoff["l2_gap_ms"]
     assert result["lab"]["registered_with"] == "198.18.23.1"  # the last FA
     assert result["summary"]["delivered"] > 0
+    signalling = result["summary"]["signalling"]
+    assert signalling["air"]["messages"] > 0 and signalling["wired"]["messages"] >= 4
     # the run left no daemon or CBR process in the namespaces
     for ns in lab.existing():
         pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
         assert pids.stdout.strip() == "", ns
-    assert main(["lab", "run", "--prefix", prefix, "--method", "combined"]) == 2
+    assert main(["lab", "run", "--prefix", prefix, "--method", "nope"]) == 2
     assert "not available in the lab yet" in capsys.readouterr().err
+    # 'down' also ends whatever a killed run left in the namespaces
+    stray = subprocess.Popen(["ip", "netns", "exec", f"{prefix}-ha", "sleep", "60"])
+    time.sleep(0.3)
     assert main(["lab", "down", "--prefix", prefix]) == 0
+    assert stray.wait(5) != 0
     assert not lab.existing()
     assert main(["lab", "run", "--prefix", prefix]) == 2
     assert "no lab is up" in capsys.readouterr().err

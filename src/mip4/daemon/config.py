@@ -229,6 +229,8 @@ class FaPreRegistration(_Strict):
     advertisement_copies: int | None = None
     solicitation_copies: int | None = None
     low_latency_ttl_hops: int | None = None
+    buffer_data: StrictBool | None = None
+    buffer_limit: int | None = None
 
 
 class FaPostRegistration(_Strict):
@@ -373,6 +375,7 @@ class MnOptions(_Strict):
     regional_registration: StrictBool | None = None
     timestamp_random_bits: int | None = None
     deferred_registration: StrictBool | None = None
+    combined_method: StrictBool | None = None
     link_events: StrictBool = True
 
 

@@ -230,6 +230,7 @@ class Runtime:
         self.drops: collections.Counter[str] = collections.Counter()
         self.received: collections.Counter[str] = collections.Counter()
         self.sent_count: collections.Counter[str] = collections.Counter()
+        self.sent_by_interface: dict[str, list[int]] = {}  # messages, bytes (IP datagrams)
         self.sockets: list[socket.socket] = []
         self.udp: socket.socket | None = None
         self.raw_send: socket.socket | None = None
@@ -513,6 +514,9 @@ class Runtime:
             )
             return
         self.sent_count[action.message] += 1
+        counter = self.sent_by_interface.setdefault(action.interface, [0, 0])
+        counter[0] += 1
+        counter[1] += 20 + len(action.payload) + (8 if action.protocol == PROTO_UDP else 0)
         if self.metrics is not None and action.protocol == PROTO_UDP:
             self.metrics.control_message("sent", action.payload)
 
@@ -741,6 +745,10 @@ class Runtime:
                 "drops": dict(sorted(self.drops.items())),
                 "received": dict(sorted(self.received.items())),
                 "sent": dict(sorted(self.sent_count.items())),
+                "sent_by_interface": {
+                    name: {"messages": n, "bytes": b}
+                    for name, (n, b) in sorted(self.sent_by_interface.items())
+                },
                 "timers": len(self.timers),
             },
         }

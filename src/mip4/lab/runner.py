@@ -48,15 +48,17 @@ LAB_METHODS = (
     "pre-target",
     "post-source",
     "post-target",
+    "combined",
 )
-PRE_METHODS = ("pre-mobile", "pre-source", "pre-target")
-POST_METHODS = ("post-source", "post-target")
+PRE_METHODS = ("pre-mobile", "pre-source", "pre-target", "combined")
+POST_METHODS = ("post-source", "post-target", "combined")
 ANTICIPATORY_TRIGGER = {
     "pre-mobile": "L2-MT",
     "pre-source": "L2-ST",
     "pre-target": "L2-TT",
     "post-source": "L2-ST",
     "post-target": "L2-TT",
+    "combined": "L2-ST",
 }
 CN_PORT = 5000
 MN_PORT = 5001
@@ -86,18 +88,29 @@ def _esp(source: int, destination: int, tunnel: bool, direction: str, peer: int)
     )
 
 
-def _fa_rfc4881(i: int, fas: int, method: str) -> str:
+def _fa_rfc4881(i: int, fas: int, method: str, scenario: Any) -> str:
     """PRE: neighbours with ESP SAs both ways in both modes (RFC 4881 §3.4); POST: FA-FA
     SAs with every FA up to two hops away (a three-party handoff reaches the anchor)."""
     out = ""
     if method in PRE_METHODS:
-        out += f"[pre_registration]\naccess_point_ids = [{i}]\n"
+        protocol = scenario.protocol
+        out += (
+            f"[pre_registration]\naccess_point_ids = [{i}]\n"
+            f"buffer_data = {_bool(protocol.smooth_handoff)}\n"
+            f"buffer_limit = {protocol.buffer_limit}\n"
+            f"use_challenge = {_bool(getattr(protocol, 'fa_challenge', False))}\n"
+        )
+        if getattr(protocol, "fa_challenge", False):  # RFC 4721 needs an MN-FA SA
+            out += (
+                f'[[security.mn_fa]]\npeer = "{MN_HOME_ADDRESS}"\nspi = {7000 + i}\n'
+                f'key = "{_key(f"mn-fa:MN1:FA{i}")}"\n'
+            )
         for j in _line_neighbours(i, fas):
             out += f'[[neighbours]]\naddress = "{fa_address(j)}"\naccess_point_ids = [{j}]\n'
             for tunnel in (False, True):
                 out += _esp(i, j, tunnel, "out", j) + _esp(j, i, tunnel, "in", j)
     if method in POST_METHODS:
-        out += "[post_registration]\n"
+        out += f"[post_registration]\ncombined = {_bool(method == 'combined')}\n"
         near = {k for j in _line_neighbours(i, fas) for k in (j, *_line_neighbours(j, fas))}
         for j in sorted(near - {i}):
             low, high = sorted((i, j))
@@ -119,6 +132,12 @@ def _configs(lab: Lab, scenario: Any, method: str) -> dict[str, str]:
             f"simultaneous_bindings = {_bool(protocol.low_latency_s_bit)}\n"
             f"copies = {protocol.low_latency_copies or 1}\n"
         )
+        if getattr(protocol, "fa_challenge", False):
+            mn_pre += "".join(
+                f'[[security.mn_fa]]\npeer = "{fa_address(i)}"\nspi = {7000 + i}\n'
+                f'key = "{_key(f"mn-fa:MN1:FA{i}")}"\n'
+                for i in range(1, lab.fas + 1)
+            )
     configs = {
         "ha": (
             f'role = "ha"\nname = "HA"\naddress = "{HA_ADDRESS}"\n'
@@ -137,6 +156,7 @@ def _configs(lab: Lab, scenario: Any, method: str) -> dict[str, str]:
             "solicit_on_link_up = "
             f"{_bool(method == 'standard-solicit' or method in PRE_METHODS)}\n"
             f"deferred_registration = {_bool(method in POST_METHODS)}\n"
+            f"combined_method = {_bool(method == 'combined')}\n"
             "link_events = false\n"
             f"{mn_pre}"
             f'[[security.mn_ha]]\npeer = "{HA_ADDRESS}"\n{mn_ha}'
@@ -149,7 +169,7 @@ def _configs(lab: Lab, scenario: Any, method: str) -> dict[str, str]:
             f"[timers]\nadvertisement_interval = {protocol.advertisement_interval_ms / 1000.0}\n"
             f"advertisement_jitter = {protocol.advertisement_jitter}\n"
             f"registration_lifetime = {max(1800, lifetime)}\n"
-            f"{_fa_rfc4881(i, lab.fas, method)}"
+            f"{_fa_rfc4881(i, lab.fas, method, scenario)}"
         )
     return configs
 
@@ -276,6 +296,8 @@ def run_lab(
             f"method {method!r} is not available in the lab yet (available: "
             f"{', '.join(LAB_METHODS)})"
         )
+    if scenario.topology.gfa:
+        raise LabError("regional registration (topology.gfa) is not in the lab yet")
     if scenario.mobility.mns != 1:
         raise LabError("the lab runs one MN: set mobility.mns=1")
     if scenario.topology.fas != lab.fas:
@@ -429,6 +451,13 @@ def run_lab(
             node, direction, flow, seq, sent = item
             metrics.data(t, node, "", "air", direction, flow, "MN1", seq, sent,
                          traffic.payload_bytes)  # fmt: skip
+    # signalling as the simulator counts it: every control datagram sent, on the air (the
+    # MN's, and the FAs' on their access links) or on the wired core
+    for role, status in statuses.items():
+        for interface, sent in status["daemon"].get("sent_by_interface", {}).items():
+            medium = "air" if role == "mn" or interface == "fa-ap" else "wired"
+            metrics.signalling[medium][0] += sent["messages"]
+            metrics.signalling[medium][1] += sent["bytes"]
     handoffs, summary = metrics.result()
     params = scenario.params()
     params["seed"] = seed

@@ -17,8 +17,13 @@ CN 198.18.10.2, HA 198.18.1.1, FA i 198.18.(20+i).1 (also on its access link, /3
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from mip4.errors import LocalUsageError
 
@@ -169,9 +174,25 @@ class Lab:
             _ip("-n", mn, "link", "set", f"mn-ap{index}", "nomaster")
 
     def down(self) -> list[str]:
-        """Delete every namespace of this prefix (their veths, bridges and TUNs go with them)."""
+        """Stop every process left in this prefix's namespaces (a run that was killed), then
+        delete the namespaces (their veths, bridges and TUN devices go with them)."""
+        existing = self.existing()
+        pids: list[int] = []
+        for ns in existing:
+            out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
+            pids.extend(int(p) for p in out.stdout.split() if p.isdigit())
+        for signum in (signal.SIGTERM, signal.SIGKILL):
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signum)
+            deadline = time.monotonic() + 3.0
+            while pids and time.monotonic() < deadline:
+                pids = [p for p in pids if Path(f"/proc/{p}").exists()]
+                time.sleep(0.05)
+            if not pids:
+                break
         removed = []
-        for ns in self.existing():
+        for ns in existing:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
             removed.append(ns)
         return removed
