@@ -145,48 +145,27 @@ def test_message_order_equals_the_rfc_figure(method: str) -> None:
 
 
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("ha_delay_ms", [5, 20])
-def test_enough_lead_and_the_s_bit_add_nothing(method: str, ha_delay_ms: int) -> None:
-    result, _ = run(method, f"topology.ha_delay_ms={ha_delay_ms}")
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ("topology.ha_delay_ms=5",),
+        ("topology.ha_delay_ms=20",),
+        ("topology.ha_delay_ms=50",),
+        ("radio.profile=cellular",),
+    ],
+)
+def test_enough_lead_and_the_s_bit_add_nothing(method: str, overrides: tuple[str, ...]) -> None:
+    """Issue 4: l3_extra is 0 (within 1 ms) for every handoff of every variant with d_FH 5,
+    20 and 50 ms (and on the cellular profile, d_w 10 ms). With d_FH 50 ms the packet phase
+    puts a downlink frame on the nFA's air within d_w before L2-LU; it is delivered because
+    the association completes before it arrives (sim/network.py), as the metric's ideal
+    assumes."""
+    result, _ = run(method, *overrides)
     extras = [h["l3_extra_ms"] for h in result["handoffs"]]
     assert len(extras) == 2
     assert all(abs(x) <= 1.0 for x in extras), extras
-
-
-@pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize(
-    ("overrides", "d_w"),
-    [(("topology.ha_delay_ms=50",), 0.002), (("radio.profile=cellular",), 0.010)],
-)
-def test_what_remains_is_only_the_radio_frame_on_the_air_at_l2_lu(
-    method: str, overrides: tuple[str, ...], d_w: float
-) -> None:
-    """With d_FH 50 ms (or the cellular profile, d_w 10 ms) the packet phase puts one
-    downlink frame on the nFA's air within d_w before L2-LU: the radio model loses it (the
-    MN must be attached when a frame is sent) although the metric's ideal counts it (it
-    would *arrive* after L2-LU). That is all: l3_extra is 0 or one interval, and then the
-    lost frame is exactly that one (docs/decisions.md, "l3_extra with PRE-REGISTRATION")."""
-    sink = ListSink()
-    world = World(load_scenario("corridor", list(overrides)), method, sinks=[sink])
-    result = world.run()
-    artifacts = 0
-    for h in result["handoffs"]:
-        x = h["l3_extra_ms"]
-        if abs(x) <= 1.0:
-            continue
-        artifacts += 1
-        assert x == pytest.approx(INTERVAL_MS)
-        l2_lu = h["l2_lu"]
-        edge = [
-            r
-            for r in sink.records
-            if r.node == h["to"]
-            and r.kind == "drop"
-            and r.message == "no-station"
-            and l2_lu - d_w <= r.time < l2_lu
-        ]
-        assert len(edge) == 1
-    assert artifacts == 2  # both handoffs of these settings show it (seed 1)
+    for h in result["handoffs"]:  # exactly what the L2 gap implies, nothing more
+        assert h["lost"] == round(h["ideal_disruption_ms"] / INTERVAL_MS) - 1
 
 
 def test_without_the_s_bit_the_early_switch_costs_packets() -> None:

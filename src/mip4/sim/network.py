@@ -9,8 +9,12 @@ message's name (None for user data), so traces name messages without decoding th
 Topology: a wired core of point-to-point links (one-way delay, optional jitter, loss and
 bandwidth), routed hop by hop along the shortest-delay path; each FA serves one radio cell
 (its access link, ``wlan0``, with its own delay and loss). An MN is attached to at most one
-cell at a time (one radio); a frame is received only if the MN stays attached to the same
-cell from the moment it is sent until it arrives.
+cell at a time (one radio); a frame is received only if the MN is attached to the cell when
+the frame arrives and has not left that cell since the frame was sent. A unicast frame an FA
+sends to a station that is still associating (its L2-LU not yet reached) waits out the air
+delay like any other and is received if the association completes before it arrives: the
+air delay models the access point's queue, and design.md's ideal disruption counts every
+packet that would arrive at or after L2-LU.
 
 Node roles:
 
@@ -69,6 +73,10 @@ GROUP_ADDRESSES = frozenset(
     IPv4Address(a).packed for a in ("255.255.255.255", "224.0.0.1", "224.0.0.2", "224.0.0.11")
 )
 CONTROL_PROTOCOLS = frozenset({PROTO_UDP, PROTO_ICMP, PROTO_ESP})
+
+
+ASSOCIATING = -1
+"""Epoch of a frame sent to a station that was not yet attached to the sending cell."""
 
 
 class Agent(Protocol):
@@ -545,6 +553,8 @@ class AgentNode(WiredNode, AgentHost):
                 return  # a broadcast nobody hears is not a drop
         else:
             station = cell.stations.get(link_destination)
+            if station is None:
+                station = net.associating(link_destination)
             stations = [station] if station is not None else []
         if not stations:
             net.drop(self, "no-station", packet, meta)
@@ -561,7 +571,14 @@ class AgentNode(WiredNode, AgentHost):
                     arrive,
                     next(engine.counter),
                     station.receive_air,
-                    (packet, meta, self.mac, link_destination, cell, station.epoch),
+                    (
+                        packet,
+                        meta,
+                        self.mac,
+                        link_destination,
+                        cell,
+                        station.epoch if station.cell is cell else ASSOCIATING,
+                    ),
                 ),
             )
 
@@ -669,7 +686,7 @@ class MobileNodeHost(Node, AgentHost):
         epoch: int,
     ) -> None:
         net = self.net
-        if self.cell is not cell or self.epoch != epoch:
+        if self.cell is not cell or (self.epoch != epoch and epoch != ASSOCIATING):
             net.drop(self, "radio-down", packet, meta)
             return
         if self.tap_air is not None:
@@ -721,6 +738,7 @@ class Network:
         self.trace_detail = trace_detail  # decode control messages for the trace's key fields
         self.nodes: list[Node] = []
         self.by_name: dict[str, Node] = {}
+        self.mobile_by_mac: dict[bytes, MobileNodeHost] = {}
         self.owner: dict[bytes, Node] = {}  # address -> node that owns (or is home to) it
         self.links: list[Link] = []
         self.cells: list[Cell] = []
@@ -730,6 +748,11 @@ class Network:
         # failure injection: a rule returning True loses that control message (tests)
         self.loss_rules: list[Callable[[Node, SendPacket], bool]] = []
         self._token = 0
+
+    def associating(self, mac: bytes) -> MobileNodeHost | None:
+        """The MN with link address ``mac`` while it has no cell (between L2-LD and L2-LU)."""
+        node = self.mobile_by_mac.get(mac)
+        return node if node is not None and node.cell is None else None
 
     def injected_loss(self, node: Node, action: SendPacket) -> bool:
         return any(rule(node, action) for rule in self.loss_rules)
@@ -743,6 +766,8 @@ class Network:
             raise ValueError(f"duplicate node name {node.name}")
         self.nodes.append(node)
         self.by_name[node.name] = node
+        if isinstance(node, MobileNodeHost):
+            self.mobile_by_mac[node.mac] = node
         for address in node.addresses:
             self.owner[address] = node
 
