@@ -19,7 +19,8 @@ the model when the two differ by less than one packet interval.
 - ``post-*``: the HRqst/HRply handshake (2 d_ff) sets up the BET; once it is up before L2-LD
   the only extra is the tunnel hop, d_ff; with less lead, packets reaching the oFA before the
   BET exists are lost: d_ff + max(0, 2 d_ff - lead).
-- ``combined``: the better of ``pre-source`` and ``post-source``.
+- ``combined``: the better of ``pre-source`` and ``post-source`` (design.md: as PRE when it
+  completes, otherwise bounded by the nFA's fallback timer, which the model leaves out).
 """
 
 from __future__ import annotations
