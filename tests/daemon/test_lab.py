@@ -35,6 +35,7 @@ def prefix() -> Iterator[str]:
 
 
 def test_lab_up_run_down(prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    require_tool("nft")  # wired loss emulation; .ci/run installs nftables
     assert main(["lab", "up", "--prefix", prefix]) == 0
     lab = Lab.detect(prefix)
     assert lab.fas == 3
@@ -58,6 +59,20 @@ def test_lab_up_run_down(prefix: str, tmp_path: Path, capsys: pytest.CaptureFixt
     for ns in lab.existing():
         pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
         assert pids.stdout.strip() == "", ns
+    # wired loss (nftables random drop in the core), removed after the run
+    lossy = tmp_path / "lossy.json"
+    argv = ["lab", "run", "--prefix", prefix, "--method", "pre-source", "--handoffs", "1"]
+    assert main([*argv, *QUICK, "--set", "topology.loss=0.2", "--json", str(lossy)]) == 0
+    lossy_result = json.loads(lossy.read_text())
+    assert lossy_result["lab"]["emulated"]["core_loss"] == 0.2
+    in_handoffs = sum(h["lost"] for h in lossy_result["handoffs"])
+    assert lossy_result["summary"]["lost"] > in_handoffs + 20
+    ruleset = subprocess.run(
+        ["ip", "netns", "exec", f"{prefix}-core", "nft", "list", "ruleset"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "mip4lab" not in ruleset
     assert main(["lab", "run", "--prefix", prefix, "--method", "nope"]) == 2
     assert "not available in the lab yet" in capsys.readouterr().err
     # 'down' also ends whatever a killed run left in the namespaces

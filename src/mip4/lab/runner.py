@@ -349,10 +349,10 @@ def run_lab(
             per_mille = round(loss * 1000)
             _core_command(core, "nft", "add", "table", "inet", "mip4lab")
             emulation.append(["nft", "delete", "table", "inet", "mip4lab"])
-            _core_command(core, "nft", "add", "chain", "inet", "mip4lab", "fwd",
+            _core_command(core, "nft", "add", "chain", "inet", "mip4lab", "lossy",
                           "{ type filter hook forward priority 0; }")  # fmt: skip
             rule = f"numgen random mod 1000 < {per_mille} counter drop"
-            _core_command(core, "nft", "add", "rule", "inet", "mip4lab", "fwd", *rule.split())
+            _core_command(core, "nft", "add", "rule", "inet", "mip4lab", "lossy", *rule.split())
         lab.attach(mobility.start_cell + 1)
         configs = _configs(lab, scenario, method)
         for role in ("ha", *(f"fa{i}" for i in range(1, lab.fas + 1))):
