@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from mip4.core.actions import (
+    RefuseReverseTunnel,
     RemoveVisitor,
     SendPacket,
     SetForwardTunnel,
@@ -259,6 +260,11 @@ def test_lost_source_reply_the_ofa_cancels_with_backoff_and_the_nfa_advertises()
     assert gaps == [0.5, 1.0, 2.0, 4.0]  # exponential backoff from 0.5 s
     assert sent[-1] - ld <= 10.0  # CONFIG-HFAIL
     assert net.fa1.post_snapshot(net.wire.now)["cancelling"] == []
+    # §8.2.2: meanwhile the oFA refuses the nFA's reverse tunnel for the MN.
+    assert [a.enabled for a in net.wire.of("fa1", RefuseReverseTunnel, since=t0)] == [
+        True,
+        False,
+    ]
     # The nFA cancelled at the first HRqst(r) and advertised to the MN (on its L2-LU).
     assert net.fa2.bet(HOME) is None
     assert len(advertisements(net, "fa2", t0)) == 1

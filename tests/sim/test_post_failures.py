@@ -152,3 +152,24 @@ def test_the_anchor_drops_nothing_it_should_keep_when_all_goes_well() -> None:
     w.run()
     assert not [r for r in sink.records if r.message == "post-advertisement" and r.time > 5.5]
     assert_nothing_left(w)
+
+
+def test_the_ofa_drops_what_an_unconfirmed_nfa_reverse_tunnels() -> None:
+    """§8.2.2: HRply(s) lost, and the first lifetime-0 HRqst(r) too: the nFA delivers from
+    L2-LU and reverse-tunnels the MN's uplink to the oFA until the retransmission cancels
+    it; the oFA MUST drop those packets, and stops refusing once the cancel is answered."""
+    w, sink = world("post-source")
+    lose(w, "FA2", "handoff_reply_s")
+    lose(w, "FA1", "handoff_request_r")
+    w.run()
+    refused = [r for r in sink.records if r.node == "FA1" and r.message == "reverse-tunnel-refused"]
+    assert refused and all(L2_LU < r.time < 6.6 for r in refused)
+    states = [
+        r.fields["enabled"]
+        for r in sink.records
+        if r.node == "FA1" and r.message == "RefuseReverseTunnel"
+    ]
+    assert states == [True, False]
+    assert not [r for r in sink.records if r.message == "reverse-tunnel-check"]
+    assert all(not fa.dataplane.refused for fa in w.fas)
+    assert_nothing_left(w)

@@ -162,6 +162,17 @@ class SetForwardTunnel:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RefuseReverseTunnel:
+    """FA (RFC 4881 §8.2.2): drop the packets of ``home_address`` that arrive through a
+    reverse tunnel from ``peer`` (the nFA of an unconfirmed source-triggered handoff) instead
+    of forwarding them; ``enabled`` False ends it."""
+
+    home_address: IPv4Address
+    peer: IPv4Address
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StartBuffering:
     """FA: hold packets for ``home_address`` (at most ``limit``) instead of delivering them."""
 
@@ -205,6 +216,7 @@ DataPlaneAction = (
     | RemoveVisitor
     | SetUplink
     | SetForwardTunnel
+    | RefuseReverseTunnel
     | StartBuffering
     | FlushBuffer
     | SetProxyArp

@@ -69,6 +69,7 @@ from mip4.core.actions import (
     Dropped,
     DropReason,
     Notify,
+    RefuseReverseTunnel,
     RemoveVisitor,
     SendPacket,
     SetForwardTunnel,
@@ -286,6 +287,7 @@ class Cancel:
     started: float
     interval: float
     identifications: set[int] = field(default_factory=set)
+    refusing: bool = False  # the oFA drops what the nFA reverse-tunnels meanwhile (§8.2.2)
 
 
 def _mode_flags(mode: TunnelMode) -> HandoffFlags:
@@ -582,8 +584,13 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
             Notify(event="post-advertisement", fields={"mn": str(home), "why": why}),
         ]
 
-    def _start_cancel(self, bet: Bet, now: float, why: str) -> list[Action]:
-        """A lifetime-0 HRqst(r) to the peer, retransmitted until answered (§4.3, §8.2.2)."""
+    def _start_cancel(
+        self, bet: Bet, now: float, why: str, *, refuse: bool = False
+    ) -> list[Action]:
+        """A lifetime-0 HRqst(r) to the peer, retransmitted until answered (§4.3, §8.2.2);
+        with ``refuse`` the MN's packets reverse-tunnelled by the peer are dropped until
+        then (§8.2.2: "the oFA MUST also drop any packets received through the reverse
+        tunnel from the nFA")."""
         if self._sa(bet.peer) is None:
             return []
         cancel = Cancel(
@@ -592,19 +599,45 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
             link_address=bet.link_address,
             started=now,
             interval=self._cfg.retransmit_initial,
+            refusing=refuse,
         )
-        old = self._cancels.pop((bet.home_address, bet.peer), None)
-        if old is not None:
-            for ident in old.identifications:
-                self._outstanding.pop(ident, None)
+        out = self._drop_cancel(bet.home_address, bet.peer, keep_refusing=refuse)
         self._cancels[(bet.home_address, bet.peer)] = cancel
+        if refuse:
+            out.append(
+                RefuseReverseTunnel(home_address=bet.home_address, peer=bet.peer, enabled=True)
+            )
         return [
+            *out,
             *self._send_cancel(cancel, now),
             Notify(
                 event="bet-cancel",
                 fields={"mn": str(bet.home_address), "peer": str(bet.peer), "why": why},
             ),
         ]
+
+    def _unrefuse(self, home: IPv4Address, peer: IPv4Address) -> list[Action]:
+        """A new agreement with the same nFA: its reverse tunnel is wanted again."""
+        cancel = self._cancels.get((home, peer))
+        if cancel is None or not cancel.refusing:
+            return []
+        cancel.refusing = False
+        return [RefuseReverseTunnel(home_address=home, peer=peer, enabled=False)]
+
+    def _drop_cancel(
+        self, home: IPv4Address, peer: IPv4Address, *, keep_refusing: bool = False
+    ) -> list[Action]:
+        """Forget the cancel towards ``peer`` for ``home`` (answered, abandoned, replaced or
+        overtaken by a new BET), and stop refusing the peer's reverse tunnel."""
+        cancel = self._cancels.pop((home, peer), None)
+        if cancel is None:
+            return []
+        for ident in cancel.identifications:
+            self._outstanding.pop(ident, None)
+        out = self._cancel_timer((BET_CANCEL_TIMER, home, peer))
+        if cancel.refusing and not keep_refusing:
+            out.append(RefuseReverseTunnel(home_address=home, peer=peer, enabled=False))
+        return out
 
     def _send_cancel(self, cancel: Cancel, now: float) -> list[Action]:
         ident = self._identification(now)
@@ -901,11 +934,8 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         return out
 
     def _cancel_answered(self, cancel: Cancel, reply: HandoffReply, now: float) -> list[Action]:
-        del self._cancels[(cancel.home_address, cancel.peer)]
-        for ident in cancel.identifications:
-            self._outstanding.pop(ident, None)
         return [
-            *self._cancel_timer((BET_CANCEL_TIMER, cancel.home_address, cancel.peer)),
+            *self._drop_cancel(cancel.home_address, cancel.peer),
             Notify(
                 event="bet-cancelled",
                 fields={"mn": str(cancel.home_address), "peer": str(cancel.peer)},
@@ -935,11 +965,9 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         cfg = self._cfg
         if now - cancel.started >= cfg.config_hfail:
             # §8.2.2: retransmitted "for CONFIG-HFAIL seconds or until it receives an HRply"
-            del self._cancels[(home, peer)]
-            for ident in cancel.identifications:
-                self._outstanding.pop(ident, None)
             return [
-                Notify(event="bet-cancel-abandoned", fields={"mn": str(home), "peer": str(peer)})
+                *self._drop_cancel(home, peer),
+                Notify(event="bet-cancel-abandoned", fields={"mn": str(home), "peer": str(peer)}),
             ]
         cancel.interval *= 2.0  # §8.2.2: exponential backoff
         return self._send_cancel(cancel, now)
@@ -1054,6 +1082,7 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         bet.peer_mode = mode or TunnelMode.IP_IN_IP
         bet.reverse = bool(reply.flags & HandoffFlags.T)
         self._set(bet, Phase.ANCHOR_AGREED)
+        out += self._unrefuse(home, bet.peer)
         out += self._arm_expiry(bet, lifetime, now, renew=False)
         out.append(Notify(event="bet-agreed", fields={"mn": str(home), "lifetime": lifetime}))
         if bet.link_address in self._departed:
@@ -1079,7 +1108,7 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         self._end(home)
         return [
             Notify(event="handoff-unconfirmed", fields={"mn": str(home), "peer": str(bet.peer)}),
-            *self._start_cancel(bet, now, "no HRply(s)"),
+            *self._start_cancel(bet, now, "no HRply(s)", refuse=True),
         ]
 
     # ------------------------------------------------------------------ two-party, (t)
@@ -1159,6 +1188,7 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         )
         self._set(bet, Phase.ANCHOR_AGREED)
         out: list[Action] = [
+            *self._unrefuse(home, packet.source),
             self._reply(
                 request,
                 packet.source,

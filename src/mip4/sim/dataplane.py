@@ -18,7 +18,9 @@ holds the state the actions install:
 - ``StartBuffering`` / ``FlushBuffer``: packets for the home address are held (at most
   ``limit``; more are dropped) and later released through the forwarding state then current,
   or discarded;
-- ``SetProxyArp``: the FA answers ARP for an address on its access link (RFC 4881 §4.1).
+- ``SetProxyArp``: the FA answers ARP for an address on its access link (RFC 4881 §4.1);
+- ``RefuseReverseTunnel``: packets of a home address out of a tunnel from a given peer are
+  dropped (RFC 4881 §8.2.2: the oFA of an unconfirmed handoff).
 
 The MN's ``SetDefaultRouter`` lives in :class:`MobileDataPlane`.
 
@@ -41,6 +43,7 @@ from typing import Protocol
 from mip4.core.actions import (
     DataPlaneAction,
     FlushBuffer,
+    RefuseReverseTunnel,
     RemoveVisitor,
     SetDefaultRouter,
     SetForwardTunnel,
@@ -241,6 +244,7 @@ class RouterDataPlane:
         "forward_tunnels",
         "host",
         "proxy_arp",
+        "refused",
         "uplinks",
         "visitors",
     )
@@ -254,6 +258,7 @@ class RouterDataPlane:
         self.forward_tunnels: dict[bytes, ForwardTunnel] = {}
         self.buffers: dict[bytes, Buffer] = {}
         self.proxy_arp: set[tuple[str, bytes]] = set()
+        self.refused: set[tuple[bytes, bytes]] = set()  # (peer, home address)
 
     # -------------------------------------------------------------- programming
 
@@ -305,6 +310,11 @@ class RouterDataPlane:
                     self.proxy_arp.add((interface, address.packed))
                 else:
                     self.proxy_arp.discard((interface, address.packed))
+            case RefuseReverseTunnel(home_address=home, peer=peer, enabled=enabled):
+                if enabled:
+                    self.refused.add((peer.packed, home.packed))
+                else:
+                    self.refused.discard((peer.packed, home.packed))
             case SetDefaultRouter():
                 pass  # an MN action; the node refuses it before it gets here
 
@@ -357,6 +367,9 @@ class RouterDataPlane:
             self.intercept(inner, meta)
             return
         source = inner[12:16]
+        if self.refused and (outer[12:16], source) in self.refused:
+            self.host.dataplane_drop("reverse-tunnel-refused", inner, meta)
+            return
         if source in self.uplinks:  # BET reverse end, or a GFA's uplink leg to the HA
             self.uplink(inner, meta)
             return
@@ -450,6 +463,7 @@ class RouterDataPlane:
                 str(IPv4Address(h)): len(b.packets) for h, b in sorted(self.buffers.items())
             },
             "proxy_arp": sorted(f"{i}:{IPv4Address(a)}" for i, a in self.proxy_arp),
+            "refused": sorted(f"{IPv4Address(p)}:{IPv4Address(h)}" for p, h in self.refused),
         }
 
 
