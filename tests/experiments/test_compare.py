@@ -58,6 +58,9 @@ def test_report_files(small_report: Path) -> None:
         assert run["method"] == method and len(run["handoffs"]) == 1
     md = (report / "report.md").read_text()
     assert "```mermaid" in md and "How to read the figures" in md
+    assert (
+        "| reproduce | mip4 compare corridor --set topology.fas=2 --set mobility.dwell_s=2 " in md
+    )
     assert "](timeline.svg)" in md and "| standard |" in md
     page = (report / "report.html").read_text()
     assert "https://" not in page and "http://" not in page  # nothing from the network

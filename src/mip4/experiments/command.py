@@ -111,6 +111,7 @@ def run_compare(args: argparse.Namespace) -> int:
                 progress=status.update,
             )
             comparison.overrides = list(args.overrides)
+            comparison.source = args.scenario
             if out is not None:
                 from mip4.experiments.report import write_report
 

@@ -10,6 +10,7 @@ report from the same object.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -69,6 +70,19 @@ class Comparison:
     seed: int
     overrides: list[str]
     runs: list[MethodRun]
+    source: str = ""  # the SCENARIO argument (a built-in name or a file)
+
+    def command_line(self) -> str:
+        """The ``mip4 compare`` command that reproduces these runs."""
+        words = ["mip4", "compare", self.source or self.scenario.name]
+        for assignment in self.overrides:
+            words += ["--set", assignment]
+        words += ["--seed", str(self.seed)]
+        methods = list(dict.fromkeys(r.method for r in self.runs))
+        words += ["--methods", ",".join(methods)]
+        if any(r.smooth is not None for r in self.runs):
+            words.append("--smooth-both")
+        return shlex.join(words)
 
     @property
     def featured(self) -> list[str]:

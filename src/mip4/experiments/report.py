@@ -11,7 +11,8 @@ Files written into the output folder::
     disruption-loss.svg    bar chart of disruption and loss per method (L2 gap as the floor)
     timeline.svg           one panel per method around one handoff
     msc-METHOD.svg / .mmd  message sequence chart per method, drawn and as Mermaid text
-    traces/METHOD.jsonl    the trace (control records of every node, data records of MN1)
+    traces/METHOD.jsonl    the trace: control records of every node, data records of MN1
+                           (without the drop record of each user packet lost)
     pcap/METHOD/*.pcap     capture taps: each MN's air interface, the HA's and FAs' wired side
 """
 
@@ -156,6 +157,7 @@ def _params_lines(comparison: Comparison) -> list[tuple[str, str]]:
             f"{p.reverse_tunnel}, {p.encapsulation}",
         ),
         ("methods", ", ".join(r.label for r in comparison.runs)),
+        ("reproduce", comparison.command_line()),
     ] + ([("shown by this scenario", comparison.featured_text())] if comparison.featured else [])
 
 
