@@ -21,6 +21,7 @@ from mip4.daemon.control import request
 HOME_ADDRESS = "198.18.2.10"
 HA_ADDRESS = "198.18.1.1"
 FA_ADDRESS = "198.18.1.2"
+HOME_HOST = "198.18.2.20"  # a host on the home network (RFC 5944 §4.6: the HA proxies ARP)
 MN_HA_KEY = "hex:00112233445566778899aabbccddeeff"
 
 
@@ -104,8 +105,8 @@ class Daemon:
 class Testbed:
     """HA, FA and MN namespaces: HA --(198.18.1.0/24)-- FA --(access link)-- MN.
 
-    The MN's home address 198.18.2.10 belongs to the HA's home network 198.18.2.0/24 (a
-    veth pair inside the HA namespace).
+    The MN's home address 198.18.2.10 belongs to the HA's home network 198.18.2.0/24, where
+    a host (198.18.2.20, namespace ``home``) lives.
     """
 
     __test__ = False
@@ -113,12 +114,12 @@ class Testbed:
     def __init__(self, directory: Path) -> None:
         tag = f"{os.getpid() % 100000}"
         self.dir = directory
-        self.ns = {role: f"mip4t-{tag}-{role}" for role in ("ha", "fa", "mn")}
+        self.ns = {role: f"mip4t-{tag}-{role}" for role in ("ha", "fa", "mn", "home")}
         self.daemons: list[Daemon] = []
         self.extra: list[subprocess.Popen[bytes]] = []
 
     def build(self) -> None:
-        ha, fa, mn = self.ns["ha"], self.ns["fa"], self.ns["mn"]
+        ha, fa, mn, home = self.ns["ha"], self.ns["fa"], self.ns["mn"], self.ns["home"]
         for ns in self.ns.values():
             sh("ip", "netns", "add", ns)
             sh("ip", "-n", ns, "link", "set", "lo", "up")
@@ -158,14 +159,17 @@ class Testbed:
             "netns",
             mn,
         )
-        sh("ip", "-n", ha, "link", "add", "ha-home", "type", "veth", "peer", "name", "ha-homep")
+        sh("ip", "-n", ha, "link", "add", "ha-home", "type", "veth", "peer", "name", "home0",
+           "netns", home)  # fmt: skip
+        sh("ip", "-n", home, "addr", "add", f"{HOME_HOST}/24", "dev", "home0")
         sh("ip", "-n", ha, "addr", "add", f"{HA_ADDRESS}/24", "dev", "ha-core")
         sh("ip", "-n", ha, "addr", "add", "198.18.2.1/24", "dev", "ha-home")
         sh("ip", "-n", fa, "addr", "add", f"{FA_ADDRESS}/24", "dev", "fa-core")
         sh("ip", "-n", fa, "addr", "add", f"{FA_ADDRESS}/32", "dev", "fa-ap")
         sh("ip", "-n", mn, "addr", "add", f"{HOME_ADDRESS}/32", "dev", "mn-radio")
         for ns, links in (
-            (ha, ("ha-core", "ha-home", "ha-homep")),
+            (ha, ("ha-core", "ha-home")),
+            (home, ("home0",)),
             (fa, ("fa-core", "fa-ap")),
             (mn, ("mn-radio",)),
         ):

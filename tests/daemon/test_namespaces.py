@@ -23,6 +23,7 @@ from tests.daemon.netns import (
     FA_CONFIG,
     HA_CONFIG,
     HOME_ADDRESS,
+    HOME_HOST,
     MN_CONFIG,
     RECEIVER,
     SENDER,
@@ -88,6 +89,11 @@ def test_registration_through_the_fa_and_packets_through_the_tunnel(bed: Testbed
     assert _udp(bed, "mn", "ha", HOME_ADDRESS, 9999) == "hello-9999 198.18.1.1"
     assert ha.status()["dataplane"]["counters"]["encapsulated"] >= 1
     assert fa.status()["dataplane"]["counters"]["delivered"] >= 1
+    # a host on the home network: the HA answers ARP for the away MN (RFC 5944 §4.6)
+    assert _udp(bed, "mn", "home", HOME_ADDRESS, 9995) == f"hello-9995 {HOME_HOST}"
+    neigh = bed.exec("home", "ip", "neigh", "show", HOME_ADDRESS).stdout
+    assert bed.exec("ha", "cat", "/sys/class/net/ha-home/address").stdout.strip() in neigh
+    assert f"{HOME_ADDRESS} dev ha-home" in bed.exec("ha", "ip", "neigh", "show", "proxy").stdout
     # MN -> HA side: reverse-tunnelled by the FA (RFC 3024), decapsulated by the HA.
     assert _udp(bed, "ha", "mn", "198.18.2.1", 9998) == f"hello-9998 {HOME_ADDRESS}"
     assert fa.status()["dataplane"]["counters"]["encapsulated"] >= 1
@@ -101,6 +107,7 @@ def test_sigterm_removes_tun_devices_routes_and_neighbours(bed: Testbed) -> None
     assert "PERMANENT" in bed.exec("fa", "ip", "neigh").stdout
     assert "iif fa-ap lookup 4340" in bed.exec("fa", "ip", "rule").stdout
     assert "default via" in bed.exec("mn", "ip", "route").stdout
+    assert HOME_ADDRESS in bed.exec("ha", "ip", "neigh", "show", "proxy").stdout
     for daemon in (ha, fa, mn):
         assert daemon.stop() == 0, daemon.log_text()
         assert not daemon.socket.exists()
@@ -110,6 +117,7 @@ def test_sigterm_removes_tun_devices_routes_and_neighbours(bed: Testbed) -> None
         assert "proto static" not in routes  # every route the daemons added is gone
         assert "default" not in routes
         assert "PERMANENT" not in bed.exec(role, "ip", "neigh").stdout
+        assert bed.exec(role, "ip", "neigh", "show", "proxy").stdout == ""
         assert "4340" not in bed.exec(role, "ip", "rule").stdout
 
 

@@ -336,6 +336,8 @@ class Netlink:
         if not enabled:
             self._remove(key)
             return
+        if self._unchanged(key, ()):
+            return
         index = self.ifindex(interface)
 
         def add() -> None:
@@ -390,6 +392,7 @@ class DataPlane:
         access_interfaces: tuple[str, ...] = (),
         home_address: IPv4Address | None = None,
         addresses: frozenset[IPv4Address] = frozenset(),
+        home_interface: str | None = None,
         netlink: Netlink | None = None,
     ) -> None:
         self.role = role
@@ -400,6 +403,7 @@ class DataPlane:
         self.access_interfaces = access_interfaces
         self.home_address = home_address
         self.addresses = frozenset(a.packed for a in addresses)
+        self.home_interface = home_interface
         self.netlink = netlink
         self.bindings: dict[bytes, Binding] = {}
         self.visitors: dict[bytes, tuple[str, bytes]] = {}
@@ -479,10 +483,16 @@ class DataPlane:
                     )
                     if nl is not None:
                         nl.host_route(home, self.tun_name)
+                        if self.home_interface is not None:
+                            # RFC 5944 §4.6: the HA answers ARP for an away MN on the home
+                            # link, so home-network hosts send its packets to the HA.
+                            nl.proxy(home, self.home_interface, True)
                 else:
                     self.bindings.pop(home.packed, None)
                     if nl is not None:
                         nl.remove_host_route(home)
+                        if self.home_interface is not None:
+                            nl.proxy(home, self.home_interface, False)
             case SetVisitor(home_address=home, interface=interface, link_address=mac):
                 self.visitors[home.packed] = (interface, mac)
                 if nl is not None:

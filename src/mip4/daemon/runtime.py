@@ -312,6 +312,7 @@ class Runtime:
             access_interfaces=access,
             home_address=home,
             addresses=cfg.addresses,
+            home_interface=core.home_interface if isinstance(core, HomeAgentConfig) else None,
             netlink=self.netlink,
         )
         self.dataplane.open()  # before the first registration: tunnels are never refused
