@@ -180,3 +180,21 @@ def test_the_return_to_the_anchor_needs_no_new_tunnel(method: str) -> None:
     for fa in world.fas:
         assert fa.dataplane.forward_tunnels == {}
         assert fa.agent.snapshot(world.engine.now)["post_registration"]["bets"] == {}
+
+
+@pytest.mark.parametrize("method", ["post-source", "post-target"])
+def test_fast_ping_pong_loses_only_the_l2_gaps(method: str) -> None:
+    """Handoffs every 0.5 s between two cells: registrations race the handoffs (an MN
+    registers with an FA it is about to leave). The FA it registered with takes over as the
+    anchor (§4.1 step 4c) and hands the MN on itself; the ping-pong back to the anchor
+    cancels the tunnel (§4.1 step 6, §4.2 step 6). Every handoff loses only its L2 gap."""
+    overrides = ["mobility.model=ping-pong", "mobility.dwell_s=0.4", "mobility.handoffs=10"]
+    result, records, world = run(method, overrides)
+    measured = [h for h in result["handoffs"] if h["l3_extra_ms"] is not None]
+    assert len(measured) >= 6
+    assert all(h["lost"] == 5 and h["l3_extra_ms"] <= 3.0 for h in measured)
+    assert any(r.message == "handoff-re-anchored" for r in records)
+    assert any(r.message == "mn-returning" for r in records)
+    for fa in world.fas:
+        assert fa.agent.snapshot(world.engine.now)["post_registration"]["bets"] == {}
+        assert fa.dataplane.forward_tunnels == {}

@@ -156,6 +156,7 @@ class Event(enum.Enum):
 _P = Phase
 _E = Event
 _END = None  # the record is gone
+_SERVING = (Phase.SERVING_AGREED, Phase.DELIVERING)
 
 TRANSITIONS: dict[tuple[Phase | None, Event], tuple[str, frozenset[Phase | None]]] = {
     # two-party, source-triggered (Figure 7)
@@ -217,7 +218,15 @@ TRANSITIONS: dict[tuple[Phase | None, Event], tuple[str, frozenset[Phase | None]
     (_P.DELIVERING, _E.RENEW): ("_renew", frozenset({_P.DELIVERING})),
     (_P.DELIVERING, _E.REGISTERED): ("_serving_registered", frozenset({_END})),
     (_P.SERVING_AGREED, _E.REGISTERED): ("_serving_registered", frozenset({_END})),
-    (_P.HANDING_OVER, _E.REGISTERED): ("_serving_registered", frozenset({_END})),
+    (_P.HANDING_OVER, _E.REGISTERED): (
+        "_serving_registered",
+        frozenset({_END, _P.SOURCE_REQUESTED}),
+    ),
+    # a new anchor (the MN registered elsewhere, §4.1 step 4c) replaces the handoff state
+    (_P.TARGET_REQUESTED, _E.HRQST_S): ("_accept_source_anew", frozenset({*_SERVING, _END})),
+    (_P.UNCONFIRMED, _E.HRQST_S): ("_accept_source_anew", frozenset({*_SERVING, _END})),
+    (_P.SERVING_AGREED, _E.HRQST_S): ("_accept_source_anew", frozenset({*_SERVING, _END})),
+    (_P.FORWARDING, _E.HRQST_S): ("_accept_source_anew", frozenset({*_SERVING, _END})),
     (_P.DELIVERING, _E.UNREACHABLE): ("_serving_unreachable", frozenset({_END})),
     (_P.DELIVERING, _E.L2_LD): ("_serving_departed", frozenset({_END})),
     # three-party (Figures 10 and 11)
@@ -358,6 +367,7 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         self._departed: set[bytes] = set()  # MNs that left the access link (L2-LD .. L2-LU)
         self._advertise_later: dict[bytes, IPv4Address] = {}  # MAC -> home: on L2-LU
         self._expected: set[bytes] = set()  # MNs returning here (§4.2 step 6)
+        self._handed_to: dict[IPv4Address, IPv4Address] = {}  # MN -> the FA it left for
         post = self._post
         if post is None:
             return
@@ -779,6 +789,8 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         home = self._find_home(mn.link_address, mn.home_address)
         out: list[Action] = []
         informed = home is not None and home in self._bets
+        if home is not None:
+            self._handed_to.pop(home, None)
         if mn.link_address in self._expected:
             self._expected.discard(mn.link_address)
             informed = True
@@ -983,6 +995,11 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         now: float,
     ) -> list[Action]:
         """§4.1 steps 1a, 2a: L2-ST at the oFA -> HRqst(s)."""
+        return self._source_request(home, trigger.mn.link_address, new, now)
+
+    def _source_request(
+        self, home: IPv4Address, mac_hint: bytes, new: IPv4Address, now: float
+    ) -> list[Action]:
         cfg = self._cfg
         rec = self._records.get(home)
         visitor = None if rec is None else rec.visitor
@@ -990,7 +1007,7 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
             return [self._drop(DropReason.UNKNOWN_MOBILE_NODE, "L2-ST for no visitor", source=home)]
         if self._sa(new) is None:
             return [self._drop(DropReason.NO_SECURITY_ASSOCIATION, f"no FA-FA SA with {new}")]
-        mac = visitor.link_address or trigger.mn.link_address
+        mac = visitor.link_address or mac_hint
         bet = Bet(
             home_address=home,
             link_address=mac,
@@ -1058,6 +1075,27 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         if mac in self._present:
             out += self._start_delivering(home, bet, now)
         return out
+
+    def _accept_source_anew(
+        self,
+        home: IPv4Address,
+        bet: Bet | None,
+        request: HandoffRequest,
+        packet: ReceivedPacket,
+        now: float,
+    ) -> list[Action]:
+        """An HRqst(s) while this FA is busy with the MN for another anchor: the sender is
+        the FA the MN registered with since (§4.1 step 4c: the new aFA). The old state ends
+        (its tunnel is stopped and its peer told, §4.3) and the new handoff is accepted."""
+        assert bet is not None
+        self._end(home)
+        out = self._clear_timers(home)
+        if bet.phase is Phase.FORWARDING:
+            out.append(self._forward_off(bet))
+        if bet.peer != packet.source and bet.phase is not Phase.UNCONFIRMED:
+            out += self._start_cancel(bet, now, "a new anchor")
+        out.append(Notify(event="bet-ended", fields={"mn": str(home), "why": "new anchor"}))
+        return out + self._accept_source(home, None, request, packet, now)
 
     def _source_answered(
         self,
@@ -1440,14 +1478,23 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         ]
 
     def _serving_registered(self, home: IPv4Address, bet: Bet | None, now: float) -> list[Action]:
-        """§4.1 teardown event 2: the MN registered here; this FA is its FA now."""
+        """§4.1 teardown event 2: the MN registered here; this FA is its FA now. §4.1 step
+        4c: it "takes over the role of anchor FA": a handoff to a third FA already under way
+        (HTT exchanged) is re-anchored here with a source-triggered handoff to that FA."""
         assert bet is not None
         self._end(home)
-        return [
-            SetProxyArp(address=bet.peer, interface=self.config.access_interface, enabled=False),
+        anchor = bet.anchor if bet.anchor is not None else bet.peer
+        out: list[Action] = [
+            *self._clear_timers(home),
+            SetProxyArp(address=anchor, interface=self.config.access_interface, enabled=False),
             Notify(event="bet-ended", fields={"mn": str(home), "why": "registered"}),
-            *self._start_cancel(bet, now, "MN registered"),
+            *self._start_cancel(dataclasses.replace(bet, peer=anchor), now, "MN registered"),
         ]
+        third = bet.third
+        if bet.phase is Phase.HANDING_OVER and third is not None:
+            out.append(Notify(event="handoff-re-anchored", fields={"mn": str(home)}))
+            out += self._source_request(home, bet.link_address, third, now)
+        return out
 
     def _serving_unreachable(self, home: IPv4Address, bet: Bet | None, now: float) -> list[Action]:
         """§8.2.2: an ICMP Destination Unreachable for the tunnel -> advertise and cancel."""
@@ -1464,6 +1511,8 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         assert bet is not None
         anchor = bet.anchor if bet.anchor is not None else bet.peer
         self._end(home)
+        if bet.third is not None:
+            self._handed_to[home] = bet.third
         target = dataclasses.replace(bet, peer=anchor)
         return [
             *self._delivery_off(bet, anchor),
@@ -1739,7 +1788,21 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         """A registration through this FA succeeded (§4.1 teardown event 2)."""
         if self._post is None:
             return []
-        return self._step(home, Event.REGISTERED, now) or []
+        out = self._step(home, Event.REGISTERED, now)
+        if out is not None:
+            return out
+        third = self._handed_to.pop(home, None)
+        rec = self._records.get(home)
+        mac = None if rec is None or rec.visitor is None else rec.visitor.link_address
+        if third is not None and mac is not None and mac in self._departed:
+            # The registration completed just after the MN left for a third FA (it raced
+            # the handoff): this FA is the anchor now (§4.1 step 4c), so it hands the MN
+            # over to that FA itself; the tunnel starts at once (the MN has left).
+            return [
+                Notify(event="handoff-re-anchored", fields={"mn": str(home)}),
+                *self._source_request(home, mac, third, now),
+            ]
+        return []
 
     def _post_unreachable(
         self, message: DestinationUnreachable, packet: ReceivedPacket, now: float
