@@ -151,3 +151,21 @@ def test_lab_and_simulator_agree(prefix: str) -> None:
         text=True,
     ).stdout
     assert "NFQUEUE" not in rules  # the run removed its delay queue
+
+
+def test_lab_with_a_gfa(prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The gfa scenario (RFC 4857) on a lab built with --gfa: the HA binds the GFA."""
+    assert main(["lab", "up", "--prefix", prefix]) == 0
+    argv = ["lab", "run", "gfa", "--prefix", prefix, "--method", "standard", "--handoffs", "1"]
+    assert main(argv) == 2
+    assert "lab up --gfa" in capsys.readouterr().err
+    assert main(["lab", "down", "--prefix", prefix]) == 0
+    assert main(["lab", "up", "--gfa", "--prefix", prefix]) == 0
+    assert Lab.detect(prefix).gfa
+    out = tmp_path / "gfa.json"
+    assert main([*argv, *QUICK, "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert [(h["from"], h["to"]) for h in result["handoffs"]] == [("FA1", "FA2"), ("FA2", "FA3")]
+    bindings = result["lab"]["ha_bindings"]["198.18.2.10"]
+    assert [b["care_of_address"] for b in bindings] == ["198.18.5.1"]
+    assert result["lab"]["emulated"]["core_delay_ms"]["core-fa1>core-gfa"] == 2.0

@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     up = actions.add_parser("up", help="build the namespaces (CN, core, HA, FAs, MN)")
     up.add_argument("--fas", type=int, default=3, metavar="N", help="number of FAs (default 3)")
     up.add_argument("--prefix", default=DEFAULT_PREFIX, help="namespace name prefix")
+    up.add_argument("--gfa", action="store_true", help="add a GFA (scenarios with topology.gfa)")
     run = actions.add_parser("run", help="run a scenario with a method on the lab")
     run.add_argument("scenario", nargs="?", default="corridor", metavar="SCENARIO")
     run.add_argument("--method", default="standard", metavar="NAME")
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.lab_action == "up":
-            lab = Lab(args.prefix, args.fas)
+            lab = Lab(args.prefix, args.fas, args.gfa)
             lab.up()
             print(f"lab up: {', '.join(lab.ns(r) for r in lab.roles)}")
             return 0

@@ -32,6 +32,7 @@ from typing import Any
 from mip4.daemon.control import request
 from mip4.lab.topology import (
     CN_ADDRESS,
+    GFA_ADDRESS,
     HA_ADDRESS,
     MN_HOME_ADDRESS,
     MN_MAC,
@@ -162,14 +163,39 @@ def _configs(lab: Lab, scenario: Any, method: str) -> dict[str, str]:
             f'[[security.mn_ha]]\npeer = "{HA_ADDRESS}"\n{mn_ha}'
         ),
     }
+    gfa_fa = ""
+    if lab.gfa:  # RFC 4857 §11: FA-GFA and MN-GFA associations
+        configs["gfa"] = (
+            f'role = "gfa"\nname = "GFA"\naddress = "{GFA_ADDRESS}"\n'
+            '[interfaces]\nwired = "gfa0"\n'
+            f"[timers]\nmax_lifetime = {max(1800, lifetime)}\n"
+            + "".join(
+                f'[[security.fa_gfa]]\npeer = "{fa_address(i)}"\nspi = {2000 + i}\n'
+                f'key = "{_key(f"fa-gfa:FA{i}")}"\n'
+                for i in range(1, lab.fas + 1)
+            )
+            + f'[[security.mn_gfa]]\npeer = "{MN_HOME_ADDRESS}"\nspi = 3000\n'
+            f'key = "{_key("mn-gfa:MN1")}"\n'
+        )
+        configs["mn"] += (
+            f'[[security.mn_gfa]]\npeer = "{GFA_ADDRESS}"\nspi = 3000\n'
+            f'key = "{_key("mn-gfa:MN1")}"\n'
+        )
+        gfa_fa = f'[options]\ngfa = "{GFA_ADDRESS}"\n'
     for i in range(1, lab.fas + 1):
+        fa_gfa = (
+            f'[[security.fa_gfa]]\npeer = "{GFA_ADDRESS}"\nspi = {2000 + i}\n'
+            f'key = "{_key(f"fa-gfa:FA{i}")}"\n'
+            if lab.gfa
+            else ""
+        )
         configs[f"fa{i}"] = (
             f'role = "fa"\nname = "FA{i}"\naddress = "{fa_address(i)}"\n'
             '[interfaces]\naccess = "fa-ap"\nwired = "fa-core"\n'
             f"[timers]\nadvertisement_interval = {protocol.advertisement_interval_ms / 1000.0}\n"
             f"advertisement_jitter = {protocol.advertisement_jitter}\n"
             f"registration_lifetime = {max(1800, lifetime)}\n"
-            f"{_fa_rfc4881(i, lab.fas, method, scenario)}"
+            f"{gfa_fa}{fa_gfa}{_fa_rfc4881(i, lab.fas, method, scenario)}"
         )
     return configs
 
@@ -184,6 +210,13 @@ def core_delays(scenario: Any, fas: int) -> dict[str, float]:
     topo = scenario.topology
     cn, fh, ff = topo.cn_delay_ms / 1e3, topo.ha_delay_ms / 1e3, topo.fa_delay_ms / 1e3
     pairs: dict[tuple[str, str], float] = {("cn", "ha"): cn}
+    if topo.gfa:  # the FAs hang off the GFA (gfa_delay_ms), the GFA off the HA (ha_delay_ms)
+        fg = topo.gfa_delay_ms / 1e3
+        pairs[("gfa", "ha")] = fh
+        pairs[("gfa", "cn")] = fh + cn
+        fh = fg + fh
+        for i in range(1, fas + 1):
+            pairs[(f"fa{i}", "gfa")] = fg
     for i in range(1, fas + 1):
         pairs[(f"fa{i}", "ha")] = fh
         pairs[(f"fa{i}", "cn")] = fh + cn
@@ -296,8 +329,11 @@ def run_lab(
             f"method {method!r} is not available in the lab yet (available: "
             f"{', '.join(LAB_METHODS)})"
         )
-    if scenario.topology.gfa:
-        raise LabError("regional registration (topology.gfa) is not in the lab yet")
+    if scenario.topology.gfa != lab.gfa:
+        raise LabError(
+            "the scenario's topology.gfa does not match the lab: run 'mip4 lab down' and "
+            f"'mip4 lab up{' --gfa' if scenario.topology.gfa else ''}'"
+        )
     if scenario.mobility.mns != 1:
         raise LabError("the lab runs one MN: set mobility.mns=1")
     if scenario.topology.fas != lab.fas:
@@ -355,7 +391,11 @@ def run_lab(
             _core_command(core, "nft", "add", "rule", "inet", "mip4lab", "lossy", *rule.split())
         lab.attach(mobility.start_cell + 1)
         configs = _configs(lab, scenario, method)
-        for role in ("ha", *(f"fa{i}" for i in range(1, lab.fas + 1))):
+        for role in (
+            "ha",
+            *(["gfa"] if lab.gfa else []),
+            *(f"fa{i}" for i in range(1, lab.fas + 1)),
+        ):
             run.start_daemon(role, configs[role])
         run.wait_ready()
         run.start_daemon("mn", configs["mn"])

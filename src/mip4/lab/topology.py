@@ -4,6 +4,8 @@
 
     CN --- core --- HA (home network 198.18.2.0/24 behind it)
              |
+             +--- GFA (with ``--gfa``: RFC 4857 regional registration)
+             |
              +--- FA1 --(fa-ap)~~(mn-ap1)--+
              +--- FA2 --(fa-ap)~~(mn-ap2)--+-- bridge mn-radio in the MN (home 198.18.2.10)
              +--- FA3 --(fa-ap)~~(mn-ap3)--+
@@ -29,6 +31,7 @@ from mip4.errors import LocalUsageError
 
 DEFAULT_PREFIX = "mip4lab"
 CN_ADDRESS = "198.18.10.2"
+GFA_ADDRESS = "198.18.5.1"
 HA_ADDRESS = "198.18.1.1"
 HOME_NETWORK = "198.18.2.0/24"
 HOME_GATEWAY = "198.18.2.1"
@@ -63,13 +66,15 @@ class Lab:
 
     prefix: str = DEFAULT_PREFIX
     fas: int = 3
+    gfa: bool = False
 
     def ns(self, role: str) -> str:
         return f"{self.prefix}-{role}"
 
     @property
     def roles(self) -> list[str]:
-        return ["cn", "core", "ha", *(f"fa{i}" for i in range(1, self.fas + 1)), "mn"]
+        gfa = ["gfa"] if self.gfa else []
+        return ["cn", "core", "ha", *gfa, *(f"fa{i}" for i in range(1, self.fas + 1)), "mn"]
 
     def existing(self) -> list[str]:
         """This prefix's namespaces that exist now (any FA count)."""
@@ -82,7 +87,7 @@ class Lab:
         if not found:
             raise LabError(f"no lab is up under {prefix!r} (run: mip4 lab up)")
         fas = sum(1 for n in found if n[len(prefix) + 1 :].startswith("fa"))
-        lab = cls(prefix, fas)
+        lab = cls(prefix, fas, f"{prefix}-gfa" in found)
         if sorted(found) != sorted(lab.ns(r) for r in lab.roles):
             raise LabError(f"the lab under {prefix!r} is half-built: run 'mip4 lab down' first")
         return lab
@@ -151,6 +156,15 @@ class Lab:
                 _ip("-n", fa, "link", "set", link, "up")
             _ip("-n", core, "link", "set", f"core-fa{i}", "up")
             _ip("-n", fa, "route", "add", "default", "via", f"198.18.{20 + i}.254")
+        if self.gfa:  # RFC 4857: the GFA on the core, between the FAs and the HA
+            gfa = self.ns("gfa")
+            _ip("-n", core, "link", "add", "core-gfa", "type", "veth", "peer", "name", "gfa0",
+                "netns", gfa)  # fmt: skip
+            _ip("-n", core, "addr", "add", "198.18.5.254/24", "dev", "core-gfa")
+            _ip("-n", gfa, "addr", "add", f"{GFA_ADDRESS}/24", "dev", "gfa0")
+            _ip("-n", gfa, "link", "set", "gfa0", "up")
+            _ip("-n", core, "link", "set", "core-gfa", "up")
+            _ip("-n", gfa, "route", "add", "default", "via", "198.18.5.254")
         for link in ("core-cn", "core-ha"):
             _ip("-n", core, "link", "set", link, "up")
         _ip("-n", core, "route", "add", HOME_NETWORK, "via", HA_ADDRESS)
@@ -201,6 +215,7 @@ class Lab:
 __all__ = [
     "CN_ADDRESS",
     "DEFAULT_PREFIX",
+    "GFA_ADDRESS",
     "HA_ADDRESS",
     "MN_HOME_ADDRESS",
     "MN_MAC",
