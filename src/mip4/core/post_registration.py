@@ -19,7 +19,8 @@ the nFA asked no reverse tunnel and the MN had one to its HA, the MN's addresses
 address. A lifetime the nFA sends above the offer counts as the offer (§4.6); 0 refuses.
 
 The anchor starts the forward tunnel (:class:`SetForwardTunnel`) on L2-LD, or at once when
-the agreement comes after the MN left. The serving FA on L2-LU installs delivery
+the agreement comes after the MN left (an L2-LD before the reply is due, ``reply_timeout``,
+waits for it: §4.1, "the HRply can act as the trigger"). The serving FA on L2-LU installs delivery
 (:class:`SetVisitor`), the uplink (:class:`SetUplink`: reverse tunnel to the anchor when T
 was agreed both ways, to the HA with B, else routed) and the proxy ARP for the anchor's
 address (:class:`SetProxyArp`, §4.1 step 4b). Nothing is sent to the MN: it defers its
@@ -27,8 +28,9 @@ registration (§4.4). Both ends time the BET (``bet-expiry``); the serving FA as
 anchor to renew with an HRqst(r) at ``renew_fraction`` of it (§4.3, Figure 12); the anchor
 grants at most its own maximum. The BET ends on expiry, on an HRqst(r) with lifetime 0
 from either end, when the MN registers through the serving FA (it then sends the lifetime-0
-HRqst(r)), or when the MN comes back to the anchor (ping-pong, §4.1 step 6: the tunnel is
-cancelled and delivery goes on as before). Whenever the serving FA loses a tunnel it sends
+HRqst(r); from the relayed request on it tunnels the MN's uplink to the HA directly), or
+when the MN comes back to the anchor (ping-pong, §4.1 step 6: the tunnel is cancelled and
+delivery goes on as before). Whenever the serving FA loses a tunnel it sends
 the MN an Agent Advertisement (§4.4 event 1, §8.2.2), at once if the MN is on its link,
 else on L2-LU.
 
@@ -38,7 +40,10 @@ then the MN's LLA); one that gets an HRqst(t) answers with an HTT (type 17) carr
 same. The nFA answers an HTT request with an HRply(s), then (unless it is the aFA itself,
 §4.2 step 6) runs HRqst(t)/HRply(t) with the aFA. The aFA moves the BET to the nFA right
 after its HRply(t) (``anchor_policy = "earliest"``) or on the oFA's lifetime-0 HRqst(r)
-(``"latest"``). The oFA sends that HRqst(r) on L2-LD.
+(``"latest"``). The oFA sends that HRqst(r) on L2-LD. An FA the MN registers with while
+handing it over (or just after it left) is its anchor from then on (§4.1 step 4c) and
+re-anchors the handoff with an HRqst(s) to the third FA, which drops its state for the old
+anchor.
 
 Security: every HRqst, HRply and HTT carries the FA-FA authentication extension (type 36,
 sub-type 2, HMAC-MD5) with the neighbour's SA; one received from an FA with no SA, without
@@ -49,8 +54,9 @@ Identification of a request still outstanding.
 
 Failure recovery (§8.2). HRqst(s) or its HRply lost: the oFA builds no forward tunnel and
 on L2-LD sends a lifetime-0 HRqst(r), retransmitted with exponential backoff for
-CONFIG-HFAIL or until answered (:class:`Cancel`); the nFA answers even for a BET it never
-heard of and advertises to the MN. HRqst(t) or its HRply lost: the nFA builds nothing,
+CONFIG-HFAIL or until answered (:class:`Cancel`), and drops what the nFA reverse-tunnels
+meanwhile (:class:`RefuseReverseTunnel`); the nFA answers even for a BET it never heard of
+and advertises to the MN. HRqst(t) or its HRply lost: the nFA builds nothing,
 advertises on L2-LU and sends the oFA an ICMP Destination Unreachable for the tunnel, on
 which the oFA stops tunnelling. An ICMP Destination Unreachable for a BET received by the
 serving FA cancels it and advertises.
