@@ -576,3 +576,54 @@ def test_an_hrqst_t_at_the_current_fa_is_answered_with_an_htt() -> None:
         ("fa1", "handoff_reply_r"),
     ]
     assert handoffs(net, t2)[0].decoded().lifetime == 0
+
+
+def test_m_and_g_name_each_end_s_encapsulation() -> None:
+    from mip4.core.actions import TunnelMode
+
+    net = post_net(fa1={"encapsulation": TunnelMode.MINIMAL}, fa2={"encapsulation": TunnelMode.GRE})
+    t0 = registered(net)
+    source_trigger(net)
+    net.wire.run(t0 + 0.2)
+    request, reply = (d.decoded() for d in handoffs(net, t0))
+    assert request.flags & HandoffFlags.M and not request.flags & HandoffFlags.G
+    assert reply.flags & HandoffFlags.G and not reply.flags & HandoffFlags.M
+    t1 = net.wire.now
+    move(net)
+    assert SetForwardTunnel(
+        home_address=HOME,
+        peer=FA2_ADDR,
+        tunnel_source=FA1_ADDR,
+        tunnel_mode=TunnelMode.MINIMAL,
+    ) in data_plane(net, "fa1", t1)
+    assert SetUplink(
+        home_address=HOME,
+        mode=UplinkMode.REVERSE_TUNNEL,
+        tunnel_source=FA2_ADDR,
+        tunnel_destination=FA1_ADDR,
+        tunnel_mode=TunnelMode.GRE,
+    ) in data_plane(net, "fa2", t1)
+
+
+def test_an_encapsulation_the_nfa_cannot_take_is_refused_with_code_1() -> None:
+    from mip4.core.actions import TunnelMode
+
+    shared = sa(FA_FA_SPI, FA_FA_KEY)
+    net = build(
+        fa1=fa_config(
+            1,
+            post_registration=post(neighbours={FA2_ADDR: shared}, encapsulation=TunnelMode.GRE),
+        ),
+        fa2=fa_config(
+            2,
+            encapsulations=frozenset({TunnelMode.IP_IN_IP}),
+            post_registration=post(neighbours={FA1_ADDR: shared}),
+        ),
+        mn=mn_config(deferred_registration=True),
+    )
+    t0 = registered(net)
+    source_trigger(net)
+    net.wire.run(t0 + 0.2)
+    _, reply = (d.decoded() for d in handoffs(net, t0))
+    assert reply.code == 1 and reply.lifetime == 0  # §4.6: "cannot be performed"
+    assert net.fa1.bet(HOME) is None and net.fa2.bet(HOME) is None
