@@ -48,6 +48,7 @@ from typing import Any
 from mip4.core.actions import (
     DataPlaneAction,
     FlushBuffer,
+    RefuseReverseTunnel,
     RemoveVisitor,
     SetDefaultRouter,
     SetForwardTunnel,
@@ -411,6 +412,7 @@ class DataPlane:
         self.forward_tunnels: dict[bytes, ForwardTunnel] = {}
         self.buffers: dict[bytes, Buffer] = {}
         self.proxy_arp: set[tuple[str, bytes]] = set()
+        self.refused: set[tuple[bytes, bytes]] = set()  # (peer, home): RFC 4881 §8.2.2
         self.default_router: tuple[IPv4Address | None, str, bytes | None] = (None, "", None)
         self.drops: collections.Counter[str] = collections.Counter()
         self.counters: collections.Counter[str] = collections.Counter()
@@ -531,6 +533,11 @@ class DataPlane:
                     buffer.limit = limit
             case FlushBuffer(home_address=home, discard=discard):
                 self.flush(home.packed, discard)
+            case RefuseReverseTunnel(home_address=home, peer=peer, enabled=enabled):
+                if enabled:
+                    self.refused.add((peer.packed, home.packed))
+                else:
+                    self.refused.discard((peer.packed, home.packed))
             case SetProxyArp(address=address, interface=interface, enabled=enabled):
                 if enabled:
                     self.proxy_arp.add((interface, address.packed))
@@ -649,6 +656,9 @@ class DataPlane:
             self.intercept(inner)
             return
         source = inner[12:16]
+        if self.refused and (outer[12:16], source) in self.refused:
+            self.drop("reverse-tunnel-refused")  # RFC 4881 §8.2.2 (unconfirmed nFA)
+            return
         if source in self.uplinks:
             self.uplink(inner)
             return
@@ -753,6 +763,7 @@ class DataPlane:
                 for h, b in sorted(self.buffers.items())
             },
             "proxy_arp": sorted(f"{i}:{IPv4Address(a)}" for i, a in self.proxy_arp),
+            "refused": sorted(f"{IPv4Address(p)}:{IPv4Address(h)}" for p, h in self.refused),
             "default_router": None
             if router is None
             else {
