@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from mip4.core.actions import (
+    DropReason,
     RefuseReverseTunnel,
     RemoveVisitor,
     SendPacket,
@@ -432,3 +433,19 @@ def test_the_uplink_goes_to_the_ha_with_the_request_and_back_to_the_bet_on_a_den
         tunnel_destination=FA1_ADDR,
     )
     assert net.fa2.bet(HOME).phase is Phase.DELIVERING
+
+
+def test_an_nfa_without_post_registration_leaves_the_mn_to_register_normally() -> None:
+    """§4.4 event 3: the nFA cannot do a BET handoff. Its silence makes the oFA build no
+    tunnel and cancel (§8.2); the deferring MN registers on the nFA's advertisement."""
+    shared = sa(FA_FA_SPI, FA_FA_KEY)
+    net = build(
+        fa1=fa_config(1, post_registration=post(neighbours={FA2_ADDR: shared})),
+        fa2=fa_config(2),
+        mn=mn_config(deferred_registration=True),
+    )
+    t0 = deferred_handoff(net)
+    assert net.fa2.drops[DropReason.UNEXPECTED_MESSAGE] >= 1  # the HRqst(s), not understood
+    assert not [a for a in data_plane(net, "fa1", t0 - 0.3) if isinstance(a, SetForwardTunnel)]
+    net.wire.run(t0 + 1.1)
+    assert net.mn.registration is not None and net.mn.registration.agent == FA2_ADDR
