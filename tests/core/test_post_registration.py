@@ -627,3 +627,7 @@ def test_an_encapsulation_the_nfa_cannot_take_is_refused_with_code_1() -> None:
     _, reply = (d.decoded() for d in handoffs(net, t0))
     assert reply.code == 1 and reply.lifetime == 0  # §4.6: "cannot be performed"
     assert net.fa1.bet(HOME) is None and net.fa2.bet(HOME) is None
+    move(net)
+    assert [
+        s.message for s in net.wire.of("fa2", SendPacket, since=t0) if s.destination == HOME
+    ] == ["agent_advertisement"]  # §4.4 event 3

@@ -1052,6 +1052,7 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         offered_t = bool(request.flags & HandoffFlags.T)
         forward_mode = _mode_of(request.flags)
         if forward_mode is None or forward_mode not in self.config.encapsulations:
+            self._advertise_later[mac] = home  # §4.4 event 3: the MN must register here
             return [self._reply_failure(request, packet, HandoffFlags.H, "handoff_reply_s")]
         if request.lifetime == 0:
             # §4.1 step 2a: the oFA will not tunnel: no BET; advertise when the MN arrives.
