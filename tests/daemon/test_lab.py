@@ -130,7 +130,7 @@ def test_lab_and_simulator_agree(prefix: str) -> None:
         "corridor",
         [
             "mobility.model=ping-pong",
-            "mobility.handoffs=4",
+            "mobility.handoffs=6",
             "mobility.dwell_s=1.2",
             "traffic.interval_ms=10",
             "protocol.advertisement_interval_ms=500",
@@ -140,7 +140,7 @@ def test_lab_and_simulator_agree(prefix: str) -> None:
     for method in ("pre-source", "post-source"):
         simulated: dict[str, object] = simulate(scenario, method)
         measured = run_lab(scenario, method, lab=Lab.detect(prefix))
-        assert len(measured["handoffs"]) == 4, measured["handoffs"]
+        assert len(measured["handoffs"]) == 6, measured["handoffs"]
         assert measured["lab"]["emulated"]["core_delay_ms"]["core-ha>core-fa1"] == 20.0
         sim_p50 = simulated["summary"]["disruption_ms"]["p50"]  # type: ignore[index]
         lab_p50 = measured["summary"]["disruption_ms"]["p50"]
