@@ -631,3 +631,56 @@ def test_an_encapsulation_the_nfa_cannot_take_is_refused_with_code_1() -> None:
     assert [
         s.message for s in net.wire.of("fa2", SendPacket, since=t0) if s.destination == HOME
     ] == ["agent_advertisement"]  # §4.4 event 3
+
+
+def test_target_trigger_without_the_home_address() -> None:
+    """§4.1 step 2b: the nFA's L2-TT may name the MN by its L2 address only; the HRqst(t)
+    then carries 0.0.0.0, the oFA finds the MN by its LLA, and the HRply(t) names it."""
+    net = post_net()
+    t0 = registered(net)
+    mac_only = MnIdentifier(link_address=MN_MAC)
+    net.wire.trigger("fa2", TargetTrigger(mn=mac_only, old_fa=FaIdentifier(address=FA1_ADDR)))
+    net.wire.run(t0 + 0.2)
+    request, reply = (d.decoded() for d in handoffs(net, t0))
+    assert request.mn_home_address == IPv4Address("0.0.0.0")
+    assert reply.mn_home_address == HOME and reply.code == 0
+    bet = net.fa2.bet(HOME)
+    assert bet is not None and bet.phase is Phase.SERVING_AGREED and bet.home_agent == HA_ADDR
+    t1 = net.wire.now
+    wire = net.wire
+    wire.trigger("mn", LinkDown(interface="radio0"))
+    wire.trigger("fa1", LinkDown(interface=ACCESS, mn=mac_only))
+    net.move_to("cell2")
+    wire.run(wire.now + 0.1)
+    wire.trigger("mn", LinkUp(interface="radio0", fa=FaIdentifier(address=FA2_ADDR)))
+    wire.trigger("fa2", LinkUp(interface=ACCESS, mn=mac_only))
+    assert SetVisitor(home_address=HOME, interface=ACCESS, link_address=MN_MAC) in data_plane(
+        net, "fa2", t1
+    )
+    assert net.fa2.bet(HOME).phase is Phase.DELIVERING
+    assert set(net.fa2.post_snapshot(wire.now)["bets"]) == {str(HOME)}
+
+
+def test_an_unconfirmed_target_handoff_without_the_home_address_still_recovers() -> None:
+    net = post_net()
+    t0 = registered(net)
+    net.wire.lose = lambda sender, send: send.message == "handoff_reply_t"
+    mac_only = MnIdentifier(link_address=MN_MAC)
+    net.wire.trigger("fa2", TargetTrigger(mn=mac_only, old_fa=FaIdentifier(address=FA1_ADDR)))
+    net.wire.run(t0 + 0.2)
+    t1 = net.wire.now
+    wire = net.wire
+    wire.trigger("mn", LinkDown(interface="radio0"))
+    wire.trigger("fa1", LinkDown(interface=ACCESS, mn=mac_only))
+    net.move_to("cell2")
+    wire.run(wire.now + 0.1)
+    wire.trigger("mn", LinkUp(interface="radio0", fa=FaIdentifier(address=FA2_ADDR)))
+    wire.trigger("fa2", LinkUp(interface=ACCESS, mn=mac_only))
+    wire.run(wire.now + 0.05)
+    adverts = [
+        s for s in wire.of("fa2", SendPacket, since=t1) if s.message == "agent_advertisement"
+    ]
+    assert adverts and adverts[0].link_destination == MN_MAC  # to the MN's L2 address
+    # The ICMP error still stops the oFA's tunnel (the only one to FA2).
+    assert data_plane(net, "fa1", t1)[-1] == SetForwardTunnel(home_address=HOME, peer=None)
+    assert net.fa1.bet(HOME) is None and net.fa2.post_snapshot(wire.now)["bets"] == {}

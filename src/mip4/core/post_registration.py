@@ -89,7 +89,7 @@ from mip4.core.actions import (
 from mip4.core.config import PostRegistrationConfig
 from mip4.core.discovery import ADVERTISEMENT_TTL, Advertiser, next_sequence
 from mip4.core.fa_registration import ForeignAgentRegistration
-from mip4.core.packets import UNSPECIFIED, ReceivedPacket
+from mip4.core.packets import LIMITED_BROADCAST, UNSPECIFIED, ReceivedPacket
 from mip4.core.registration import AnyReply, AnyRequest
 from mip4.core.replay import LOW32
 from mip4.core.security import NTP_UNIX_OFFSET, SecurityAssociation, ntp_timestamp
@@ -276,6 +276,7 @@ class Bet:
     third: IPv4Address | None = None  # HANDING_OVER: the nFA
     anchor: IPv4Address | None = None  # HANDING_OVER: the aFA
     returning: bool = False  # aFA: the MN is coming back (§4.2 step 6)
+    home_known: bool = True  # False: keyed by a provisional address until the HRply(t)
     outstanding: set[int] = field(default_factory=set)
 
     def to_dict(self, now: float) -> dict[str, object]:
@@ -346,6 +347,15 @@ def anchor_address(message: HandoffRequest | HandoffReply) -> IPv4Address | None
     if not (isinstance(second, LinkLayerAddress) and isinstance(second.value, EthernetMac | Eui64)):
         return None
     return first.value.address
+
+
+def provisional_key(mac: bytes) -> IPv4Address:
+    """A stand-in for an MN's unknown home address: 0.x.y.z from its L2 address."""
+    return IPv4Address(b"\x00" + mac[-3:])
+
+
+def is_provisional(address: IPv4Address) -> bool:
+    return address.packed[0] == 0
 
 
 def grant(requested: int, maximum: int) -> int:
@@ -440,6 +450,16 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
             for ident in bet.outstanding:
                 self._outstanding.pop(ident, None)
 
+    def _rekey(self, bet: Bet, home: IPv4Address) -> IPv4Address:
+        """The HRply(t) (or HTT) named the MN: key its record by the home address now."""
+        self._bets.pop(bet.home_address, None)
+        bet.home_address = home
+        bet.home_known = True
+        self._bets[home] = bet
+        for ident in bet.outstanding:
+            self._outstanding[ident] = home
+        return home
+
     def _clear_timers(self, home: IPv4Address) -> list[Action]:
         out: list[Action] = []
         for purpose in (BET_REPLY_TIMER, BET_EXPIRY_TIMER, BET_RENEW_TIMER):
@@ -447,11 +467,14 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         return out
 
     def _find_home(self, mac: bytes, home: IPv4Address | None) -> IPv4Address | None:
-        if home is not None and not home.is_unspecified:
+        given = home is not None and not home.is_unspecified
+        if given and home in self._bets:
             return home
         for bet in self._bets.values():
             if bet.link_address == mac:
                 return bet.home_address
+        if given:
+            return home
         for rec in self._records.values():
             if rec.visitor is not None and rec.visitor.link_address == mac:
                 return rec.home_address
@@ -528,7 +551,7 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         message = HandoffRequest(
             flags=flags,
             lifetime=lifetime,
-            mn_home_address=bet.home_address,
+            mn_home_address=bet.home_address if bet.home_known else UNSPECIFIED,
             ha_address=bet.home_agent,
             identification=ident,
             extensions=extensions,
@@ -545,13 +568,14 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         *,
         code: int = HandoffCode.SUCCESS,
         home_agent: IPv4Address | None = None,
+        home_address: IPv4Address | None = None,
         extensions: tuple[LinkLayerAddress, ...] = (),
     ) -> SendPacket:
         message = HandoffReply(
             flags=flags,
             code=code,
             lifetime=0 if code != HandoffCode.SUCCESS else lifetime,  # §4.6: SHOULD be 0
-            mn_home_address=request.mn_home_address,
+            mn_home_address=request.mn_home_address if home_address is None else home_address,
             ha_address=request.ha_address if home_agent is None else home_agent,
             identification=request.identification,  # digest §9.7: copied, matched on it
             extensions=extensions,
@@ -583,6 +607,8 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
             self._advertise_later[mac] = home
             return [Notify(event="advertisement-deferred", fields={"mn": str(home), "why": why})]
         self._advertise_later.pop(mac, None)
+        if is_provisional(home):
+            home = LIMITED_BROADCAST  # the MN's address is unknown: its L2 address suffices
         advertisement = self.advertiser.build()
         self.advertiser.sequence = next_sequence(self.advertiser.sequence)  # RFC 5944 §2.3.2
         return [
@@ -771,7 +797,10 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
             return [self._drop(DropReason.NO_SECURITY_ASSOCIATION, f"no FA-FA SA with {old}")]
         known = self._find_home(mac, home)
         if known is None:
-            return [self._drop(DropReason.UNKNOWN_MOBILE_NODE, "L2-TT without the MN's address")]
+            # §4.1 step 2b: the nFA need not know the home address (the HRqst(t) carries
+            # 0.0.0.0 and the MN's L2 address); the record is keyed by a provisional address
+            # from 0.0.0.0/8 (never a home address) until the HRply(t) names the MN.
+            known = provisional_key(mac)
         out = self._step(known, Event.L2_TT, mac, old, now)
         return [] if out is None else out
 
@@ -1170,6 +1199,7 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
             peer=old,
             mode=cfg.encapsulation,
             reverse_offered=cfg.reverse_tunnel or cfg.ingress_filtering,
+            home_known=not is_provisional(home),
         )
         self._set(bet, Phase.TARGET_REQUESTED)
         return self._send_target_request(bet, now)
@@ -1241,6 +1271,7 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
                 lifetime,
                 "handoff_reply_t",
                 home_agent=visitor.home_agent,
+                home_address=home,  # §4.1 step 3a: the HRply(t) names the MN
                 extensions=(LinkLayerAddress(value=EthernetMac(mac)),),
             ),
             *self._arm_expiry(bet, lifetime, now, renew=False),
@@ -1261,6 +1292,8 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         """§4.1 step 3a at the nFA: the HRply(t) agrees a BET (or refuses)."""
         assert bet is not None
         out = self._cancel_timer((BET_REPLY_TIMER, home))
+        if not bet.home_known and not reply.mn_home_address.is_unspecified:
+            home = self._rekey(bet, reply.mn_home_address)
         if not reply.succeeded or reply.lifetime == 0:
             self._end(home)
             out.append(Notify(event="bet-refused", fields={"mn": str(home), "by": str(bet.peer)}))
@@ -1303,7 +1336,8 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         """ICMP Destination Unreachable (host) for the peer's tunnel to this FA, quoting the
         tunnel header and an inner header naming the MN (RFC 1812 §4.3.2.3 allows quoting
         more than 64 bits)."""
-        inner = build_ipv4(UNSPECIFIED, home, PROTO_UDP, b"")
+        named = UNSPECIFIED if is_provisional(home) else home
+        inner = build_ipv4(UNSPECIFIED, named, PROTO_UDP, b"")
         outer = build_ipv4(peer, self.config.address, PROTO_IPIP, inner)
         error = DestinationUnreachable.about(
             outer, UnreachableCode.HOST_UNREACHABLE, data_bytes=len(inner)
@@ -1585,6 +1619,7 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
                 lifetime,
                 "handoff_to_third",
                 home_agent=bet.home_agent,
+                home_address=home,
                 extensions=self._htt_extensions(bet.peer, bet.link_address),
             ),
             Notify(event="handoff-to-third", fields={"mn": str(home), "to": str(packet.source)}),
@@ -1631,6 +1666,8 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         if anchor is None:
             return [self._drop(DropReason.MALFORMED, "HTT extensions (§4.7 order)", packet)]
         out = self._cancel_timer((BET_REPLY_TIMER, home))
+        if not bet.home_known and not reply.mn_home_address.is_unspecified:
+            home = self._rekey(bet, reply.mn_home_address)
         return out + self._towards_anchor(home, bet, bet.link_address, anchor, reply, now)
 
     def _towards_anchor(
@@ -1710,6 +1747,7 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
                 lifetime,
                 "handoff_reply_t",
                 home_agent=bet.home_agent,
+                home_address=home,
                 extensions=(LinkLayerAddress(value=EthernetMac(bet.link_address)),),
             ),
             *self._arm_expiry(bet, lifetime, now, renew=False),
@@ -1826,7 +1864,7 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         body = message.original_datagram[quoted.header_length :]
         inner_home: set[IPv4Address] = set()
         if quoted.protocol == PROTO_IPIP and len(body) >= 20:
-            inner_home = {IPv4Address(body[16:20]), IPv4Address(body[12:16])}
+            inner_home = {IPv4Address(body[16:20]), IPv4Address(body[12:16])} - {UNSPECIFIED}
         candidates = [
             b
             for b in self._bets.values()
@@ -1865,5 +1903,7 @@ __all__ = [
     "Phase",
     "anchor_address",
     "grant",
+    "is_provisional",
     "mn_link_address",
+    "provisional_key",
 ]
