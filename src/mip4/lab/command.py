@@ -65,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
     except LocalUsageError as exc:
         print(f"mip4 lab: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # the run has already stopped its daemons and processes
+        print("mip4 lab: interrupted", file=sys.stderr)
+        return 130
     if args.json == "-":
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")

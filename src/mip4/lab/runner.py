@@ -238,10 +238,13 @@ class _Run:
         self.sockets: dict[str, Path] = {}
         self.others: list[subprocess.Popen[str]] = []
 
-    def start_daemon(self, role: str, config: str) -> None:
+    def start_daemon(self, role: str, config: str, method: str) -> None:
         sock = self.dir / role / "control.sock"
         path = self.dir / f"{role}.toml"
-        path.write_text(config + f'\n[daemon]\ncontrol_socket = "{sock}"\ntun = "mip4lab-{role}"\n')
+        path.write_text(
+            config + f'\n[daemon]\ncontrol_socket = "{sock}"\ntun = "mip4lab-{role}"\n'
+            f'method = "{method}"\n'
+        )
         log = (self.dir / f"{role}.log").open("w")
         self.daemons[role] = subprocess.Popen(
             ["ip", "netns", "exec", self.lab.ns(role), sys.executable, "-m", "mip4.cli",
@@ -396,9 +399,9 @@ def run_lab(
             *(["gfa"] if lab.gfa else []),
             *(f"fa{i}" for i in range(1, lab.fas + 1)),
         ):
-            run.start_daemon(role, configs[role])
+            run.start_daemon(role, configs[role], method)
         run.wait_ready()
-        run.start_daemon("mn", configs["mn"])
+        run.start_daemon("mn", configs["mn"], method)
         run.wait_ready()
         first = mobility.start_cell + 1
         run.trigger("mn", "L2-LU", interface="mn-radio", fa=fa_address(first), ap=str(first))
