@@ -255,9 +255,9 @@ class Netlink:
                 remove()
 
     def host_route(self, address: IPv4Address, interface: str, table: int = 254) -> None:
+        if self._unchanged(("route", address, table), (interface,)):
+            return  # the common case (a re-registration): no string formatting, no netlink
         dst = f"{address}/32"
-        if self._unchanged(("route", dst, table), (interface,)):
-            return
         index = self.ifindex(interface)
 
         def add() -> None:
@@ -266,11 +266,11 @@ class Netlink:
         def remove() -> None:
             self.call("route", "del", dst=dst, oif=index, table=table, scope=253)
 
-        self._remove(("route", dst, table))
-        self._install(("route", dst, table), add, remove, (interface,))
+        self._remove(("route", address, table))
+        self._install(("route", address, table), add, remove, (interface,))
 
     def remove_host_route(self, address: IPv4Address, table: int = 254) -> None:
-        self._remove(("route", f"{address}/32", table))
+        self._remove(("route", address, table))
 
     def default_route(
         self,
@@ -308,7 +308,7 @@ class Netlink:
         self._remove(("route", "default", table))
 
     def neighbour(self, address: IPv4Address, mac: bytes, interface: str) -> None:
-        if self._unchanged(("neigh", str(address), interface), (mac,)):
+        if self._unchanged(("neigh", address, interface), (mac,)):
             return
         index = self.ifindex(interface)
         lladdr = mac.hex(":")
@@ -326,14 +326,14 @@ class Netlink:
         def remove() -> None:
             self.call("neigh", "del", dst=str(address), ifindex=index)
 
-        self._remove(("neigh", str(address), interface))
-        self._install(("neigh", str(address), interface), add, remove, (mac,))
+        self._remove(("neigh", address, interface))
+        self._install(("neigh", address, interface), add, remove, (mac,))
 
     def remove_neighbour(self, address: IPv4Address, interface: str) -> None:
-        self._remove(("neigh", str(address), interface))
+        self._remove(("neigh", address, interface))
 
     def proxy(self, address: IPv4Address, interface: str, enabled: bool) -> None:
-        key = ("proxy", str(address), interface)
+        key = ("proxy", address, interface)
         if not enabled:
             self._remove(key)
             return

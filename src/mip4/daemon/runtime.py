@@ -39,6 +39,7 @@ import contextlib
 import dataclasses
 import enum
 import errno
+import functools
 import logging
 import random
 import socket
@@ -197,6 +198,12 @@ def _large_receive_buffer(sock: socket.socket, size: int = 1 << 22) -> None:
         sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
     except OSError:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_address(address: IPv4Address) -> str:
+    """``str(address)`` (ipaddress formats slowly; the same few peers recur)."""
+    return str(address)
 
 
 def _is_group(address: bytes) -> bool:
@@ -547,11 +554,11 @@ class Runtime:
                 [action.payload],
                 [(socket.IPPROTO_IP, IP_PKTINFO, info)],
                 0,
-                (str(action.destination), action.destination_port),
+                (_text_address(action.destination), action.destination_port),
             )
             return
         assert self.raw_send is not None
-        self.raw_send.sendto(action.ip_packet(), (str(action.destination), 0))
+        self.raw_send.sendto(action.ip_packet(), (_text_address(action.destination), 0))
 
     def _send_group(self, action: SendPacket) -> None:
         """Broadcast or multicast (advertisements, solicitations) on one interface."""
