@@ -19,8 +19,11 @@ the model when the two differ by less than one packet interval.
 - ``post-*``: the HRqst/HRply handshake (2 d_ff) sets up the BET; once it is up before L2-LD
   the only extra is the tunnel hop, d_ff; with less lead, packets reaching the oFA before the
   BET exists are lost: d_ff + max(0, 2 d_ff - lead).
-- ``combined``: the better of ``pre-source`` and ``post-source`` (design.md: as PRE when it
-  completes, otherwise bounded by the nFA's fallback timer, which the model leaves out).
+- ``combined``: as ``pre-source`` (design.md: as PRE when it completes). Its POST fallback
+  starts only when the nFA's timer (1 s, RFC 4881 §5) expires after the low-latency request
+  or L2-TT reached it, i.e. when the Registration Reply is lost, which the model (no loss)
+  leaves out. When the lead is too short for the request to leave through the oFA, no timer
+  starts and the MN falls back on L2-LU as in PRE-REGISTRATION (§8.1): ``standard-solicit``.
 """
 
 from __future__ import annotations
@@ -67,5 +70,5 @@ def predict(method: str, p: Parameters) -> float | None:
     if method in ("post-source", "post-target"):
         return _post(p)
     if method == "combined":
-        return min(_pre(p, 2 * p.d_w + p.d_ff + p.d_fh, p.d_w), _post(p))
+        return _pre(p, 2 * p.d_w + p.d_ff + p.d_fh, p.d_w)
     return None
