@@ -80,6 +80,9 @@ def test_lab_up_run_down(prefix: str, tmp_path: Path, capsys: pytest.CaptureFixt
     time.sleep(0.3)
     assert main(["lab", "down", "--prefix", prefix]) == 0
     assert stray.wait(5) != 0
+    # nothing in the root namespace either: every veth, bridge and TUN lived in the lab's
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert not [n for n in ("core-cn", "core-ha", "mn-ap1", "fa-ap", "mip4lab-") if n in links]
     assert not lab.existing()
     assert main(["lab", "run", "--prefix", prefix]) == 2
     assert "no lab is up" in capsys.readouterr().err
