@@ -291,3 +291,10 @@ def test_daemon_survives_random_packets_on_its_raw_sockets(bed: Testbed) -> None
     ]
     assert HOME_ADDRESS in fa.status()["agent"]["visitors"]
     assert _udp(bed, "mn", "ha", HOME_ADDRESS, 9996) == "hello-9996 198.18.1.1"
+
+
+def test_a_missing_interface_is_named_by_its_key(bed: Testbed) -> None:
+    daemon = bed.start("ha", HA_CONFIG.replace('home = "ha-home"', 'home = "nosuch0"'))
+    assert daemon.process.wait(10) == 1
+    assert "interfaces.home: no interface 'nosuch0' here" in daemon.log_text()
+    assert bed.exec("ha", "ip", "-o", "link", "show", "type", "tun").stdout == ""

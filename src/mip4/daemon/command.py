@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import logging
 import sys
@@ -90,10 +91,19 @@ def run_agent(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(run_daemon(config, metrics_address=args.metrics))
     except OSError as exc:
-        print(f"mip4 agent: error: {exc}", file=sys.stderr)
+        print(f"mip4 agent: error: {_name_the_key(config, exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _name_the_key(config: Any, exc: OSError) -> str:
+    """``interfaces.access: no interface 'x'`` rather than a bare errno when we can."""
+    if exc.errno == errno.ENODEV:
+        for key, name in config.interfaces.items():
+            if repr(name) in str(exc):
+                return f"{config.source}: interfaces.{key}: no interface {name!r} here"
+    return str(exc)
 
 
 # ---------------------------------------------------------------------------- trigger
