@@ -10,16 +10,18 @@ the dependencies.
 
 Run by the lab runner inside the core namespace::
 
-    python -m mip4.lab.delay QUEUE DELAYS_JSON
+    python -m mip4.lab.delay QUEUE DELAYS_JSON [JITTER_S]
 
 ``DELAYS_JSON`` maps ``"in-interface>out-interface"`` to seconds; pairs not listed pass
-without delay. It prints ``ready`` once bound and runs until SIGTERM.
+without delay. ``JITTER_S`` adds a uniform extra delay in ``[0, JITTER_S)`` to every packet.
+It prints ``ready`` once bound and runs until SIGTERM.
 """
 
 from __future__ import annotations
 
 import heapq
 import json
+import random
 import select
 import signal
 import socket
@@ -74,9 +76,13 @@ def _attrs(data: bytes, offset: int, end: int) -> dict[int, bytes]:
 class DelayQueue:
     """Holds queued packets for their link's delay, then accepts them."""
 
-    def __init__(self, queue: int, delays: dict[tuple[int, int], float]) -> None:
+    def __init__(
+        self, queue: int, delays: dict[tuple[int, int], float], jitter: float = 0.0
+    ) -> None:
         self.queue = queue
         self.delays = delays
+        self.jitter = jitter
+        self.rng = random.Random(queue)
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
         self.sock.bind((0, 0))
@@ -132,6 +138,8 @@ class DelayQueue:
                         else 0
                     )
                     delay = self.delays.get((indev, outdev), 0.0)
+                    if self.jitter:  # uniform extra delay per traversal, as the simulator's
+                        delay += self.rng.uniform(0.0, self.jitter)
                     self.count += 1
                     if delay <= 0:
                         self.verdict(packet_id)
@@ -162,7 +170,8 @@ def main(argv: list[str]) -> None:
     for pair, seconds in named.items():
         into, out = pair.split(">")
         delays[(socket.if_nametoindex(into), socket.if_nametoindex(out))] = float(seconds)
-    delay_queue = DelayQueue(queue, delays)
+    jitter = float(argv[2]) if len(argv) > 2 else 0.0
+    delay_queue = DelayQueue(queue, delays, jitter)
     delay_queue.bind()
     stop = [False]
 

@@ -13,7 +13,8 @@ clock for every namespace) and go through the simulator's own metrics
 Core-link delay is emulated in user space (:mod:`mip4.lab.delay`: iptables NFQUEUE in the
 core router's namespace, each packet held for the delay of its (in, out) link pair, see
 :func:`core_delays`); wired loss with an nftables random drop in the core's forward chain
-(per core traversal). Air delay and loss, jitter and bandwidth are not emulated;
+(per core traversal); jitter as a uniform extra hold per core traversal. Air delay and
+loss and bandwidth are not emulated;
 ``lab.emulated`` says what was.
 """
 
@@ -374,12 +375,15 @@ def run_lab(
     core = lab.ns("core")
     try:
         delays = core_delays(scenario, lab.fas)
-        if delays:
+        jitter = scenario.topology.jitter_ms / 1000.0
+        if delays or jitter > 0:
             _core_command(core, "iptables", "-I", "FORWARD", "-j", "NFQUEUE", "--queue-num",
                           str(DELAY_QUEUE), "--queue-bypass")  # fmt: skip
             emulation.append(["iptables", "-D", "FORWARD", "-j", "NFQUEUE", "--queue-num",
                               str(DELAY_QUEUE), "--queue-bypass"])  # fmt: skip
-            queue = run.spawn("core", "-m", "mip4.lab.delay", str(DELAY_QUEUE), json.dumps(delays))
+            queue = run.spawn(
+                "core", "-m", "mip4.lab.delay", str(DELAY_QUEUE), json.dumps(delays), str(jitter)
+            )
             assert queue.stdout is not None
             if queue.stdout.readline().strip() != "ready":
                 raise LabError(f"the delay queue did not start: {queue.stderr.read()[-300:]}")  # type: ignore[union-attr]
@@ -518,7 +522,8 @@ def run_lab(
             "emulated": {
                 "core_delay_ms": {k: round(v * 1e3, 3) for k, v in sorted(delays.items())},
                 "core_loss": scenario.topology.loss,
-                "not_emulated": ["air delay and loss", "wired jitter", "bandwidth"],
+                "core_jitter_ms": scenario.topology.jitter_ms,
+                "not_emulated": ["air delay and loss", "bandwidth"],
             },
             "registered_with": statuses["mn"]["agent"].get("default_router"),
             "ha_bindings": statuses["ha"]["agent"].get("bindings", {}),
