@@ -87,6 +87,8 @@ class HomeAgent(Agent):
     def __init__(self, config: HomeAgentConfig, *, random: RandomSource) -> None:
         super().__init__(config.name, random)
         self.config = config
+        # Requests to these are broadcasts (RFC 5944 §3.8.2.3); computed once, not per request.
+        self._broadcasts = (LIMITED_BROADCAST, config.home_broadcast)
         self._bindings: dict[IPv4Address, list[MobilityBinding]] = {}
         self._replay = ReplayGuard(skew=config.replay_skew)
         self._advertiser: Advertiser | None = None
@@ -277,7 +279,7 @@ class HomeAgent(Agent):
         cfg = self.config
         # §3.8.2.1: requests to a broadcast address MUST be denied with 136; §3.8.3.2: so
         # must a Home Agent field that is not this HA's unicast address.
-        broadcast = packet.destination in (LIMITED_BROADCAST, cfg.home_broadcast)
+        broadcast = packet.destination in self._broadcasts
         if broadcast or request.home_agent != cfg.address:
             raise Denied(ReplyCode.HA_UNKNOWN_HA_ADDRESS, "not this HA's unicast address")
         mode = requested_mode(request.flags)
@@ -407,7 +409,7 @@ class HomeAgent(Agent):
         if fa_sa is not None and packet.source != reply.home_address:
             sealed = seal_with(sealed, ForeignHomeAuthentication, fa_sa)
         source = packet.destination
-        if source.is_multicast or source in (LIMITED_BROADCAST, self.config.home_broadcast):
+        if source.is_multicast or source in self._broadcasts:
             source = self.config.address  # §3.8.3.1: unicast address for broadcast requests
         at_home = packet.source == reply.home_address
         return SendPacket(
