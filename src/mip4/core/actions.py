@@ -190,6 +190,16 @@ class FlushBuffer:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SetDuplicateFilter:
+    """FA (smooth handoff, beyond RFC 4881): drop a packet for ``home_address`` that arrives
+    out of a tunnel identical to one of the last ``window`` that did (the HA's bicast copy
+    and the oFA's forwarded copy of the same packet); ``window`` 0 removes the filter."""
+
+    home_address: IPv4Address
+    window: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SetProxyArp:
     """FA: answer ARP for ``address`` on ``interface`` (RFC 4881 §4.1 step 4b), or stop."""
 
@@ -219,6 +229,7 @@ DataPlaneAction = (
     | RefuseReverseTunnel
     | StartBuffering
     | FlushBuffer
+    | SetDuplicateFilter
     | SetProxyArp
     | SetDefaultRouter
 )

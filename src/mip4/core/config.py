@@ -278,7 +278,10 @@ class PreRegistrationConfig:
     check for those requests (docs/decisions.md). ``buffer_data``: the nFA also holds the
     MN's packets (at most ``buffer_limit``) from its low-latency registration until the MN
     connects, and delivers them after the buffered reply — buffering beyond RFC 4881 (§3.1:
-    "outside the scope of this document"), off by default.
+    "outside the scope of this document"), off by default. With it the FA is also a smooth
+    oFA: once an MN it proxied an nFA advertisement for leaves (L2-LD), what still arrives
+    for it is forwarded to that nFA, which drops copies it already has (the HA's bicast,
+    the last ``duplicate_window`` packets; docs/decisions.md, "Smooth handoff").
     """
 
     neighbours: tuple[NeighbourFa, ...] = ()
@@ -293,6 +296,7 @@ class PreRegistrationConfig:
     low_latency_ttl_hops: int = 8
     buffer_data: bool = False
     buffer_limit: int = 64
+    duplicate_window: int = 64
 
     def __post_init__(self) -> None:
         _check_bool(self)
@@ -320,9 +324,10 @@ class PreRegistrationConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise _fail(self, name, f"must be an int >= 1, got {value!r}")
-        limit = self.buffer_limit
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
-            raise _fail(self, "buffer_limit", f"must be an int >= 0, got {limit!r}")
+        for name in ("buffer_limit", "duplicate_window"):
+            limit = getattr(self, name)
+            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+                raise _fail(self, name, f"must be an int >= 0, got {limit!r}")
         hops = self.low_latency_ttl_hops
         if not isinstance(hops, int) or isinstance(hops, bool) or not 1 <= hops <= 254:
             raise _fail(self, "low_latency_ttl_hops", f"must be an int in 1..254, got {hops!r}")
@@ -423,7 +428,9 @@ class PostRegistrationConfig:
     Identification timestamps must be within this of the FA's clock (RFC 5944 §5.7.1).
     ``combined``: the combined method (§5): L2-ST/L2-TT drive PRE-REGISTRATION and the nFA
     starts ``combined_timer`` on L2-TT or on a low-latency request carrying an LLA
-    sub-type 7; on expiry it starts POST-REGISTRATION towards that oFA.
+    sub-type 7; on expiry it starts POST-REGISTRATION towards that oFA. ``buffer_data``
+    (smooth handoff, beyond RFC 4881): the serving FA holds what the BET brings (at most
+    ``buffer_limit``) from the agreement until the MN's L2-LU, then delivers it in order.
     """
 
     neighbours: Mapping[IPv4Address, SecurityAssociation] = field(default_factory=_empty_sas)
@@ -441,10 +448,15 @@ class PostRegistrationConfig:
     replay_skew: float = DEFAULT_REPLAY_SKEW
     combined: bool = False
     combined_timer: float = COMBINED_TIMER
+    buffer_data: bool = False
+    buffer_limit: int = 64
 
     def __post_init__(self) -> None:
         _check_bool(self)
         _check_sas(self, "neighbours")
+        limit = self.buffer_limit
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise _fail(self, "buffer_limit", f"must be an int >= 0, got {limit!r}")
         _check_lifetime(self, "tunnel_lifetime")
         if self.tunnel_lifetime == MAX_LIFETIME and not self.allow_infinite:
             # RFC 4881 §4.3: FAs SHOULD NOT use 0xFFFF ("good until canceled").

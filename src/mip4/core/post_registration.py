@@ -74,6 +74,7 @@ from mip4.core.actions import (
     Action,
     Dropped,
     DropReason,
+    FlushBuffer,
     Notify,
     RefuseReverseTunnel,
     RemoveVisitor,
@@ -82,6 +83,7 @@ from mip4.core.actions import (
     SetProxyArp,
     SetUplink,
     SetVisitor,
+    StartBuffering,
     TimerKey,
     TunnelMode,
     UplinkMode,
@@ -432,13 +434,32 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
             return None
         name, allowed = row
         handler: Callable[..., list[Action]] = getattr(self, name)
+        before = None if bet is None else bet.phase
         out = handler(home, bet, *args)
         after = self._bets.get(home)
         phase = None if after is None else after.phase
         assert phase in allowed, f"{name}: {phase} not in {allowed}"
         if after is None and bet is not None:
             out += self._clear_timers(home)
+        if self._cfg.buffer_data:
+            out += self._smooth(bet if bet is not None else after, before)
         return out
+
+    def _smooth(self, bet: Bet | None, before: Phase | None) -> list[Action]:
+        """Smooth handoff (beyond RFC 4881 §4.1): the serving FA holds what the BET brings
+        from the agreement (SERVING_AGREED) until L2-LU (DELIVERING), then delivers it in
+        order; a BET that ends before the MN arrives discards it."""
+        if bet is None:
+            return []
+        home = bet.home_address
+        current = self._bets.get(home)
+        phase = bet.phase if current is bet else None  # re-keyed records keep the object
+        agreed = Phase.SERVING_AGREED
+        if phase is agreed and before is not agreed:
+            return [StartBuffering(home_address=home, limit=self._cfg.buffer_limit)]
+        if before is agreed and phase is not agreed:
+            return [FlushBuffer(home_address=home, discard=phase is not Phase.DELIVERING)]
+        return []
 
     def _set(self, bet: Bet, phase: Phase) -> None:
         bet.phase = phase

@@ -57,6 +57,8 @@ from mip4.core.actions import (
     FlushBuffer,
     Notify,
     SendPacket,
+    SetDuplicateFilter,
+    SetForwardTunnel,
     StartBuffering,
     TimerKey,
 )
@@ -163,6 +165,12 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
         self._inbound: dict[int, tuple[NeighbourFa, EspSecurityAssociation]] = {}
         self._trigger_times: collections.deque[float] = collections.deque()
         self._attached: set[bytes] = set()
+        # smooth handoff (``buffer_data``, beyond RFC 4881): as the oFA, the nFA each MN was
+        # last handed to and the MNs whose packets go there since their L2-LD; as the nFA,
+        # the MNs whose packets are being held
+        self._smooth_to: dict[IPv4Address, IPv4Address] = {}
+        self._smooth_forwarding: set[IPv4Address] = set()
+        self._holding: set[IPv4Address] = set()
         # RFC 4721 with PRE-REGISTRATION (§3.5): one window of CHALLENGE_WINDOW challenges
         # for this FA's link and one per neighbour (the nFA-oFA interface), the challenge
         # offered to each MN in its last reply, and the one each MN used last.
@@ -452,7 +460,73 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
                 fields={"home_address": str(request.home_address), "ttl": packet.ttl},
             )
         )
+        if mac not in self._attached:
+            out += self._start_holding(request.home_address)
         return out
+
+    # ------------------------------------------------------------------ smooth handoff
+
+    def _start_holding(self, home: IPv4Address) -> list[Action]:
+        """Smooth handoff (beyond RFC 4881 §3.1): hold the MN's packets from its low-latency
+        request on (what the oFA forwards after L2-LD may come before the reply), and drop
+        the copies the HA's bicast and the oFA's forwarding both bring."""
+        pre = self._pre
+        if pre is None or not pre.buffer_data:
+            return []
+        self._holding.add(home)
+        return [
+            StartBuffering(home_address=home, limit=pre.buffer_limit),
+            SetDuplicateFilter(home_address=home, window=pre.duplicate_window),
+        ]
+
+    def _stop_holding(self, home: IPv4Address, *, discard: bool = False) -> list[Action]:
+        """Release what was held for ``home`` in order (or discard it)."""
+        if home not in self._holding:
+            return []
+        self._holding.discard(home)
+        return [FlushBuffer(home_address=home, discard=discard)]
+
+    def _smooth_handed(self, home: IPv4Address, new: IPv4Address) -> None:
+        """As the oFA: ``home`` is being handed to ``new`` (PrRtAdv or tunnelled
+        advertisement): forward to it what arrives after the MN's L2-LD."""
+        pre = self._pre
+        if pre is not None and pre.buffer_data:
+            self._smooth_to[home] = new
+
+    def _smooth_link_down(self, trigger: LinkDown) -> list[Action]:
+        mn = trigger.mn
+        pre = self._pre
+        if mn is None or pre is None or not pre.buffer_data:
+            return []
+        home = mn.home_address
+        if home is None:
+            home = next(
+                (
+                    r.home_address
+                    for r in self._records.values()
+                    if r.visitor is not None and r.visitor.link_address == mn.link_address
+                ),
+                None,
+            )
+        if home is None:
+            return []
+        # The MN left: this FA no longer receives its bicast copies to filter.
+        out: list[Action] = [SetDuplicateFilter(home_address=home, window=0)]
+        new = self._smooth_to.pop(home, None)
+        if new is not None:
+            self._smooth_forwarding.add(home)
+            out += [
+                SetForwardTunnel(home_address=home, peer=new, tunnel_source=self.config.address),
+                Notify(event="smooth-forwarding", fields={"mn": str(home), "to": str(new)}),
+            ]
+        return out
+
+    def _smooth_link_up(self, home: IPv4Address | None) -> list[Action]:
+        """The MN is back on this FA's link: stop forwarding it elsewhere."""
+        if home is None or home not in self._smooth_forwarding:
+            return []
+        self._smooth_forwarding.discard(home)
+        return [SetForwardTunnel(home_address=home, peer=None)]
 
     def _challenged_request(
         self, request: AnyRequest, packet: ReceivedPacket, now: float
@@ -525,12 +599,14 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
         rec = self._records.get(reply.home_address)
         handoff = None if rec is None else rec.handoff
         out = super()._on_reply(reply, packet, now)
+        if reply.home_address in self._holding and not reply.accepted:
+            out += self._stop_holding(reply.home_address, discard=True)  # denied: not coming
         if rec is None or not isinstance(handoff, PreHandoff) or rec.pending is not None:
             return out
         if handoff.link_address in self._attached:
             rec.handoff = None  # the MN is already here: deliver at once
             self._forget_if_empty(rec)
-            return out
+            return out + self._stop_holding(rec.home_address)
         kept: list[Action] = []
         for action in out:
             if (
@@ -546,10 +622,9 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
                 event="registration-reply-buffered", fields={"home_address": str(rec.home_address)}
             )
         )
-        pre = self._pre
-        if pre is not None and pre.buffer_data:
+        if rec.home_address not in self._holding:
             # Beyond RFC 4881 (§3.1): hold the MN's packets with its reply.
-            kept.append(StartBuffering(home_address=rec.home_address, limit=pre.buffer_limit))
+            kept += self._start_holding(rec.home_address)
         timeout = self.config.pending_timeout
         kept.append(self._start_timer((PRE_BUFFER_TIMER, rec.home_address), now + timeout))
         return kept
@@ -572,8 +647,8 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
             rec.handoff = None
             out += handoff.buffered
             out += self._cancel_timer((PRE_BUFFER_TIMER, rec.home_address))
-            if handoff.buffered and self._pre is not None and self._pre.buffer_data:
-                out.append(FlushBuffer(home_address=rec.home_address))  # after the reply
+            if handoff.buffered:
+                out += self._stop_holding(rec.home_address)  # after the reply
             if handoff.buffered:
                 out.append(
                     Notify(
@@ -606,20 +681,19 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
         out: list[Action] = [
             self._drop(DropReason.STALE, "buffered reply: the MN never connected", source=home)
         ]
-        if self._pre is not None and self._pre.buffer_data:
-            out.append(FlushBuffer(home_address=home, discard=True))
-        return out
+        return out + self._stop_holding(home, discard=True)
 
     def _on_mn_link_up(self, trigger: LinkUp, now: float) -> list[Action]:
         mn = trigger.mn
         if mn is None:
             return [self._drop(DropReason.BAD_TRIGGER, "L2-LU at an FA names no MN")]
-        return self._mn_connected(mn.link_address, mn.home_address, now)
+        out = self._smooth_link_up(mn.home_address)
+        return out + self._mn_connected(mn.link_address, mn.home_address, now)
 
     def _on_mn_link_down(self, trigger: LinkDown, now: float) -> list[Action]:
         if trigger.mn is not None:
             self._attached.discard(trigger.mn.link_address)
-        return []
+        return self._smooth_link_down(trigger)
 
     # ------------------------------------------------------------------ oFA side
 
@@ -752,6 +826,7 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
         """§3.5, Appendix C: the PrRtAdv — IP source nFA, L2 source oFA, TTL 1."""
         pre = self._pre
         assert pre is not None
+        self._smooth_handed(home, new)
         send = SendPacket(
             interface=self.config.access_interface,
             source=new,
@@ -811,6 +886,7 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
         mac = None if rec is None or rec.visitor is None else rec.visitor.link_address
         if mac is None:
             return [self._drop(DropReason.UNKNOWN_MOBILE_NODE, str(header.destination), packet)]
+        self._smooth_handed(header.destination, header.source)
         return [
             SendPacket(
                 interface=self.config.access_interface,

@@ -65,7 +65,14 @@ def post_registration(
         neighbours[other.address] = security_association(
             5000 + low * 1024 + high, f"fa-fa:{low}-{high}"
         )
-    return PostRegistrationConfig(neighbours=neighbours, combined=combined)
+    protocol = world.scenario.protocol
+    return PostRegistrationConfig(
+        neighbours=neighbours,
+        combined=combined,
+        # protocol.smooth_handoff: the serving FA holds what the BET brings until L2-LU
+        buffer_data=protocol.smooth_handoff,
+        buffer_limit=protocol.buffer_limit,
+    )
 
 
 def esp_association(

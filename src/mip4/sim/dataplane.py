@@ -18,6 +18,9 @@ holds the state the actions install:
 - ``StartBuffering`` / ``FlushBuffer``: packets for the home address are held (at most
   ``limit``; more are dropped) and later released through the forwarding state then current,
   or discarded;
+- ``SetDuplicateFilter`` (smooth handoff): a packet for the home address coming out of a
+  tunnel identical to one of the last ``window`` that did is dropped (``duplicate``): the
+  HA's bicast copy and the oFA's forwarded copy of the same packet;
 - ``SetProxyArp``: the FA answers ARP for an address on its access link (RFC 4881 §4.1);
 - ``RefuseReverseTunnel``: packets of a home address out of a tunnel from a given peer are
   dropped (RFC 4881 §8.2.2: the oFA of an unconfirmed handoff).
@@ -35,6 +38,7 @@ and GRE go through :mod:`mip4.wire.tunnel`.
 
 from __future__ import annotations
 
+import collections
 import struct
 from functools import lru_cache
 from ipaddress import IPv4Address
@@ -46,6 +50,7 @@ from mip4.core.actions import (
     RefuseReverseTunnel,
     RemoveVisitor,
     SetDefaultRouter,
+    SetDuplicateFilter,
     SetForwardTunnel,
     SetMobilityBinding,
     SetProxyArp,
@@ -234,6 +239,29 @@ class Buffer:
         self.packets: list[tuple[bytes, str | None]] = []
 
 
+class DuplicateFilter:
+    """The last ``window`` packets out of a tunnel for one home address (FIFO)."""
+
+    __slots__ = ("order", "seen", "window")
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.order: collections.deque[bytes] = collections.deque()
+        self.seen: set[bytes] = set()
+
+    def repeated(self, packet: bytes) -> bool:
+        """True if ``packet`` is one of the last ``window``; else remember it."""
+        seen = self.seen
+        if packet in seen:
+            return True
+        seen.add(packet)
+        order = self.order
+        order.append(packet)
+        while len(order) > self.window:
+            seen.discard(order.popleft())
+        return False
+
+
 class RouterDataPlane:
     """The data plane of an HA, FA or GFA node (see the module docstring)."""
 
@@ -241,6 +269,7 @@ class RouterDataPlane:
         "address",
         "bindings",
         "buffers",
+        "duplicate_filters",
         "forward_tunnels",
         "host",
         "proxy_arp",
@@ -257,6 +286,7 @@ class RouterDataPlane:
         self.uplinks: dict[bytes, Uplink] = {}
         self.forward_tunnels: dict[bytes, ForwardTunnel] = {}
         self.buffers: dict[bytes, Buffer] = {}
+        self.duplicate_filters: dict[bytes, DuplicateFilter] = {}
         self.proxy_arp: set[tuple[str, bytes]] = set()
         self.refused: set[tuple[bytes, bytes]] = set()  # (peer, home address)
 
@@ -305,6 +335,11 @@ class RouterDataPlane:
                     buffer.limit = limit
             case FlushBuffer(home_address=home, discard=discard):
                 self.flush(home.packed, discard)
+            case SetDuplicateFilter(home_address=home, window=window):
+                if window > 0:
+                    self.duplicate_filters[home.packed] = DuplicateFilter(window)
+                else:
+                    self.duplicate_filters.pop(home.packed, None)
             case SetProxyArp(address=address, interface=interface, enabled=enabled):
                 if enabled:
                     self.proxy_arp.add((interface, address.packed))
@@ -355,6 +390,11 @@ class RouterDataPlane:
             self.host.dataplane_drop("unauthenticated-tunnelled-icmp", outer, meta)
             return
         destination = inner[16:20]
+        if self.duplicate_filters:
+            duplicate_filter = self.duplicate_filters.get(destination)
+            if duplicate_filter is not None and duplicate_filter.repeated(inner):
+                self.host.dataplane_drop("duplicate", inner, meta)
+                return
         if (
             destination in self.buffers
             or destination in self.forward_tunnels
@@ -461,6 +501,9 @@ class RouterDataPlane:
             },
             "buffers": {
                 str(IPv4Address(h)): len(b.packets) for h, b in sorted(self.buffers.items())
+            },
+            "duplicate_filters": {
+                str(IPv4Address(h)): f.window for h, f in sorted(self.duplicate_filters.items())
             },
             "proxy_arp": sorted(f"{i}:{IPv4Address(a)}" for i, a in self.proxy_arp),
             "refused": sorted(f"{IPv4Address(p)}:{IPv4Address(h)}" for p, h in self.refused),
