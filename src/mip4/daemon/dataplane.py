@@ -213,10 +213,12 @@ class Netlink:
         return self._worker.submit(lambda: list_or_value(function(*args, **kwargs))).result()
 
     def ifindex(self, name: str) -> int:
-        found = self.call("link_lookup", ifname=name)
-        if not found:
-            raise OSError(errno.ENODEV, f"no interface {name!r}")
-        return int(found[0])
+        # One ioctl in this namespace (pyroute2's link_lookup dumps every link: a first
+        # registration paid for two such dumps).
+        try:
+            return socket.if_nametoindex(name)
+        except OSError:
+            raise OSError(errno.ENODEV, f"no interface {name!r}") from None
 
     def mac(self, name: str) -> bytes | None:
         links = self.call("get_links", self.ifindex(name))
