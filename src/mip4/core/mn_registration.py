@@ -322,6 +322,28 @@ class MobileNodeRegistration(MobileNodeState):
         )
         return out + self._transmit(pending, now)
 
+    def release_care_of_address(self, now: float) -> list[Action]:
+        """Deregister only this MN's current care-of address, through its current FA
+        (RFC 5944 §3.6.1.2, §3.8.2.2: lifetime 0 for that CoA; with S the other simultaneous
+        bindings stay). RFC 4881 Appendix B: a multiple-interface MN drops the old
+        interface's binding once the new one works (:mod:`mip4.core.mn_multi_interface`)."""
+        reg = self._registration
+        agent = self._current
+        if reg is None or reg.regional or agent is None or agent.address != reg.agent:
+            return []
+        request = self._home_request(RegistrationFlags.S, 0, reg.care_of_address, now)
+        pending = PendingRequest(
+            kind=DEREGISTER,
+            agent=agent,
+            request=self._finish(request, agent, False),
+            destination=agent.address,
+            link_destination=agent.link_address,
+            ttl=DEFAULT_TTL,
+            sent_at=now,
+            interval=self.config.retransmit_initial,
+        )
+        return self._transmit(pending, now)
+
     def _deregistration(self, now: float) -> RegistrationRequest:
         cfg = self.config
         # RFC 5944 §3.6.1.2: lifetime 0 and CoA = home address deregisters every binding.

@@ -12,6 +12,7 @@ per direction and mode between neighbours, and each cell's access point id, see
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from mip4.core.actions import TunnelMode
 from mip4.core.config import (
     MnPreRegistrationConfig,
+    MobileNodeConfig,
     NeighbourFa,
     PostRegistrationConfig,
     PreRegistrationConfig,
@@ -45,6 +47,26 @@ def security_association(spi: int, label: str) -> SecurityAssociation:
 PRE_METHODS = frozenset({"pre-mobile", "pre-source", "pre-target"})
 POST_METHODS = frozenset({"post-source", "post-target"})
 COMBINED = "combined"  # RFC 4881 §5: PRE-REGISTRATION with the nFA's POST fallback
+MULTI_INTERFACE = "multi-interface"  # RFC 4881 Appendix B: two radios
+
+
+def multi_interface(
+    node: NodePlan, world: WorldPlan, base: MobileNodeConfig, random: RandomSource
+) -> Agent:
+    """The two-radio MN of method ``multi-interface`` (RFC 4881 Appendix B): one
+    MobileNode per radio (``wlan0`` with the MN's MAC, ``wlan1`` with
+    :func:`~mip4.sim.multi_radio.second_mac`), each soliciting on L2-LU."""
+    from mip4.core.mn_multi_interface import MultiInterfaceConfig, MultiInterfaceMobileNode
+    from mip4.sim.multi_radio import SECOND_AIR, second_mac
+
+    return MultiInterfaceMobileNode(
+        MultiInterfaceConfig(
+            base=dataclasses.replace(base, solicit_on_link_up=True),
+            interfaces=((AIR, node.mac), (SECOND_AIR, second_mac(node.mac))),
+            hold_time=world.scenario.protocol.multi_interface_hold_ms / 1000.0,
+        ),
+        random=random,
+    )
 
 
 def post_registration(
@@ -246,34 +268,34 @@ def make_agent(node: NodePlan, world: WorldPlan, random: RandomSource) -> Agent:
     if node.role == "MN":
         from mip4.core.mobile_node import MobileNode
 
-        return MobileNode(
-            MobileNodeConfig(
-                name=node.name,
-                home_address=node.address,
-                home_agent=world.ha.address,
-                mn_ha=mn_ha[node.address],
-                mn_fa=mn_fa_associations(node, world),
-                interface=AIR,
-                mac=node.mac,
-                mn_gfa={gfa.address: mn_gfa[node.address]} if gfa is not None else {},
-                registration_lifetime=lifetime,
-                reverse_tunnel=protocol.reverse_tunnel,
-                encapsulation=_ENCAPSULATION[protocol.encapsulation],
-                simultaneous_bindings=protocol.simultaneous_bindings,
-                solicit_on_link_up=world.method == "standard-solicit"
-                or world.method in PRE_METHODS
-                or world.method == COMBINED,
-                regional_registration=gfa is not None,
-                deferred_registration=world.method in POST_METHODS or world.method == COMBINED,
-                combined_method=world.method == COMBINED,
-                pre_registration=MnPreRegistrationConfig(
-                    simultaneous_bindings=protocol.low_latency_s_bit,
-                    copies=protocol.low_latency_copies or (2 if scenario.radio.air_loss > 0 else 1),
-                    prrtsol_copies=2 if scenario.radio.air_loss > 0 else 1,
-                )
-                if world.method in PRE_METHODS or world.method == COMBINED
-                else None,
-            ),
-            random=random,
+        config = MobileNodeConfig(
+            name=node.name,
+            home_address=node.address,
+            home_agent=world.ha.address,
+            mn_ha=mn_ha[node.address],
+            mn_fa=mn_fa_associations(node, world),
+            interface=AIR,
+            mac=node.mac,
+            mn_gfa={gfa.address: mn_gfa[node.address]} if gfa is not None else {},
+            registration_lifetime=lifetime,
+            reverse_tunnel=protocol.reverse_tunnel,
+            encapsulation=_ENCAPSULATION[protocol.encapsulation],
+            simultaneous_bindings=protocol.simultaneous_bindings,
+            solicit_on_link_up=world.method == "standard-solicit"
+            or world.method in PRE_METHODS
+            or world.method == COMBINED,
+            regional_registration=gfa is not None,
+            deferred_registration=world.method in POST_METHODS or world.method == COMBINED,
+            combined_method=world.method == COMBINED,
+            pre_registration=MnPreRegistrationConfig(
+                simultaneous_bindings=protocol.low_latency_s_bit,
+                copies=protocol.low_latency_copies or (2 if scenario.radio.air_loss > 0 else 1),
+                prrtsol_copies=2 if scenario.radio.air_loss > 0 else 1,
+            )
+            if world.method in PRE_METHODS or world.method == COMBINED
+            else None,
         )
+        if world.method == MULTI_INTERFACE:
+            return multi_interface(node, world, config, random)
+        return MobileNode(config, random=random)
     raise ValueError(f"no agent for role {node.role!r}")

@@ -26,6 +26,11 @@ For each handoff of an MN (L2-LD at ``l2_ld``, L2-LU at ``l2_lu``), on its downl
   packet the MN sent after L2-LD that arrives, minus arrival of the last one it sent at or
   before L2-LD that arrives.
 
+With two radios (method ``multi-interface``) the new interface is up before the old one goes
+down: the MN's L2-LD record says ``make_before_break`` and the handoff's L2-LU is its L2-LD
+(``l2_gap_ms`` 0); its duplicates and reordered packets count from the new interface's L2-LU
+(``new_link_up``), when the overlap of the two bindings begins.
+
 A value that cannot be computed (no packet before or after) is null. The summary's ``sent``,
 ``delivered`` (distinct packets), ``lost`` (sent - delivered) and ``duplicates`` cover both
 directions of every flow over the whole run; its distributions cover the handoffs.
@@ -109,6 +114,7 @@ class Handoff:
     target: str
     l2_ld: float
     l2_lu: float | None = None
+    window_start: float | None = None  # duplicates/reordered from here (default: l2_ld)
     values: dict[str, float | int | None] = field(default_factory=dict)
 
 
@@ -133,8 +139,14 @@ class Metrics:
                 handoff = Handoff(
                     record.node, str(fields.get("from")), str(fields.get("to")), record.time
                 )
-                self._open[record.node] = handoff
                 self.handoffs.append(handoff)
+                if fields.get("make_before_break"):
+                    handoff.l2_lu = record.time  # two radios: never without a link
+                    new_link_up = fields.get("new_link_up")
+                    if isinstance(new_link_up, int | float):
+                        handoff.window_start = float(new_link_up)
+                else:
+                    self._open[record.node] = handoff
             elif record.message == "L2-LU":
                 opened = self._open.pop(record.node, None)
                 if opened is not None:
@@ -174,7 +186,7 @@ class Metrics:
         last_by_mn: dict[str, int] = {}
         for i, h in enumerate(self.handoffs):
             if h.mn in last_by_mn:
-                next_ld[last_by_mn[h.mn]] = h.l2_ld
+                next_ld[last_by_mn[h.mn]] = h.l2_ld if h.window_start is None else h.window_start
             last_by_mn[h.mn] = i
         rows: list[dict[str, object]] = []
         for i, h in enumerate(self.handoffs):
@@ -206,7 +218,7 @@ class Metrics:
                 if j < len(down.seqs):
                     arrived = down.arrived
                     lost = sum(1 for s in range(seq_prev + 1, down.seqs[j]) if not arrived(s))
-            lo = bisect_left(down.arrivals, t_ld)
+            lo = bisect_left(down.arrivals, t_ld if h.window_start is None else h.window_start)
             hi = bisect_left(down.arrivals, window_end)
             duplicates = sum(down.dup[lo:hi])
             reordered = sum(down.reordered[lo:hi])

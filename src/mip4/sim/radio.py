@@ -12,6 +12,13 @@ A cell change from the oFA's cell to the nFA's is an L2 handoff:
 Between 2 and 3 the MN can neither send nor receive (one radio per MN). At the start of a run
 each MN's radio is in its first cell when its agent starts, then L2-LU reaches the MN and
 that cell's FA.
+
+Method ``multi-interface`` (RFC 4881 Appendix B, :mod:`mip4.sim.multi_radio`): the MN has
+two radios and makes the move before it breaks the old link: ``trigger_lead_ms`` before
+L2-LD the free radio joins the new cell (L2-LU on that interface at the MN and the nFA);
+at L2-LD the old radio leaves its cell (L2-LD on the old interface at the MN and the oFA).
+The MN's L2-LD record carries ``make_before_break``: the MN was never without a link, so
+the metrics count an L2 gap of 0 (:mod:`mip4.sim.metrics`).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from mip4.core.triggers import (
 )
 from mip4.sim.engine import Engine
 from mip4.sim.mobility import MobilityPlan, Move
+from mip4.sim.multi_radio import MultiRadioHost
 from mip4.sim.network import AIR, AgentNode, Cell, MobileNodeHost, Network
 
 ANTICIPATORY_TRIGGER: dict[str, str | None] = {
@@ -40,6 +48,7 @@ ANTICIPATORY_TRIGGER: dict[str, str | None] = {
     "post-source": "L2-ST",
     "post-target": "L2-TT",
     "combined": "L2-ST",
+    "multi-interface": None,  # RFC 4881 Appendix B: the second radio comes up instead
 }
 
 
@@ -79,6 +88,10 @@ class Radio:
         cells = self.net.cells
         old, new = cells[move.source], cells[move.target]
         engine = self.engine
+        if isinstance(mn, MultiRadioHost):
+            engine.at(max(0.0, move.time - self.trigger_lead_s), self.second_up, mn, old, new)
+            engine.at(move.time, self.old_down, mn, old, new)
+            return
         if self.trigger is not None:
             engine.at(max(0.0, move.time - self.trigger_lead_s), self.anticipate, mn, old, new)
         engine.at(move.time, self.link_down, mn, old, new)
@@ -111,6 +124,34 @@ class Radio:
         mn.l2_trigger(LinkDown(interface=AIR), fields)
         fa: AgentNode = old.fa
         fa.l2_trigger(LinkDown(interface=AIR, mn=mn_identifier(mn)), fields)
+
+    def second_up(self, mn: MultiRadioHost, old: Cell, new: Cell) -> None:
+        """Make before break: the free radio joins the new cell (L2-LU on its interface)."""
+        radio = mn.free_radio()
+        if radio is None:
+            return  # both radios busy (moves closer than the lead): nothing to bring up
+        radio.attach(new)
+        mn.came_up[new.index] = self.engine.now
+        interface = mn.interface_of(radio)
+        fields = self._fields(mn, old, new)
+        mn.l2_trigger(LinkUp(interface=interface, fa=fa_identifier(new)), fields)
+        identifier = MnIdentifier(link_address=radio.mac, home_address=IPv4Address(mn.address))
+        new.fa.l2_trigger(LinkUp(interface=AIR, mn=identifier), fields)
+
+    def old_down(self, mn: MultiRadioHost, old: Cell, new: Cell) -> None:
+        """The old radio leaves its cell (L2-LD on its interface); no L2 gap."""
+        radio = mn.radio_in(old)
+        if radio is None:
+            return
+        radio.detach()
+        interface = mn.interface_of(radio)
+        fields = {**self._fields(mn, old, new), "make_before_break": True}
+        came_up = mn.came_up.pop(new.index, None)
+        if came_up is not None:
+            fields["new_link_up"] = came_up
+        mn.l2_trigger(LinkDown(interface=interface), fields)
+        identifier = MnIdentifier(link_address=radio.mac, home_address=IPv4Address(mn.address))
+        old.fa.l2_trigger(LinkDown(interface=AIR, mn=identifier), fields)
 
     def power_on(self, mn: MobileNodeHost, cell: Cell) -> None:
         """The MN's radio is in ``cell`` when its agent starts; then L2-LU at both ends."""

@@ -54,6 +54,7 @@ METHODS_AVAILABLE = (
     "post-source",
     "post-target",
     "combined",
+    "multi-interface",  # RFC 4881 Appendix B: two radios, make before break
 )
 METHODS_LATER: tuple[str, ...] = ()
 DRAIN_S = 1.0
@@ -181,8 +182,13 @@ class World:
         self.gfa = self._agent_node(plan_.gfa) if plan_.gfa is not None else None
         self.fas = [self._agent_node(fa) for fa in plan_.fas]
         self.mns: list[MobileNodeHost] = []
+        host: type[MobileNodeHost] = MobileNodeHost
+        if self.method == "multi-interface":
+            from mip4.sim.multi_radio import MultiRadioHost
+
+            host = MultiRadioHost
         for mn_plan in plan_.mns:
-            mn = MobileNodeHost(net, mn_plan.name, mn_plan.address, mn_plan.mac)
+            mn = host(net, mn_plan.name, mn_plan.address, mn_plan.mac)
             mn.agent = self._factory(mn_plan, plan_, self.rng(f"agent:{mn_plan.name}"))
             net.add(mn)
             net.add_home_address(mn_plan.address, self.ha)

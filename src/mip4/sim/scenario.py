@@ -21,7 +21,8 @@ core), ``mobility.handoffs`` (ping-pong), ``mobility.fast_dwell_ms`` (time in th
 of ``fast``), ``mobility.dwell_jitter_s``, ``traffic.start_s``, ``traffic.downlink``,
 ``traffic.uplink``, ``protocol.encapsulation``, ``protocol.simultaneous_bindings``,
 ``protocol.advertisement_jitter``, ``protocol.buffer_limit``, ``protocol.low_latency_s_bit``,
-``protocol.low_latency_copies``, ``protocol.fa_challenge``, ``description``, ``methods``
+``protocol.low_latency_copies``, ``protocol.fa_challenge``, ``protocol.multi_interface_hold_ms``,
+``description``, ``methods``
 (the methods the scenario is meant to show, e.g. ``["pre-source"]`` for RFC 4881 Figure 2).
 """
 
@@ -115,6 +116,9 @@ class Protocol(_Section):
     low_latency_copies: int = Field(default=0, ge=0, le=4)
     # RFC 4721 challenges at the FAs of a PRE-REGISTRATION method (with MN-FA SAs, §3.5)
     fa_challenge: bool = False
+    # method multi-interface (RFC 4881 Appendix B): both bindings kept this long after the
+    # new interface's registration is accepted, then the old care-of address is released
+    multi_interface_hold_ms: float = Field(default=100.0, ge=0)
 
 
 class Scenario(_Section):
