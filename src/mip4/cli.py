@@ -20,9 +20,10 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from mip4.sim.command import run
+    # --msc needs mip4.experiments (sim/ cannot import it): handled there
+    from mip4.experiments.command import run_simulate
 
-    return run(args)
+    return run_simulate(args)
 
 
 def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,6 +36,9 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         "and report per-handoff disruption, L3 extra delay, losses and signalling.",
     )
     add_arguments(simulate)
+    from mip4.experiments.command import add_simulate_msc_arguments
+
+    add_simulate_msc_arguments(simulate)
     simulate.set_defaults(handler=_simulate)
 
 

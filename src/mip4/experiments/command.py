@@ -6,6 +6,7 @@ naming it and what is accepted, and exits with 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -308,4 +309,91 @@ def run_validate(args: argparse.Namespace) -> int:
     if args.out:
         paths = validate.write(points, Path(args.out))
         console.print(f"written: {', '.join(str(p) for p in paths)}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- simulate --msc
+
+
+def add_simulate_msc_arguments(parser: argparse.ArgumentParser) -> None:
+    """``mip4 simulate --msc FILE`` (design.md): the chart needs this package, which
+    :mod:`mip4.sim` cannot import, so the option and its handler live here."""
+    parser.add_argument(
+        "--msc",
+        metavar="FILE",
+        help="write the Mermaid sequence chart of MN1's handoff (the first measurable one, "
+        "or --msc-handoff N) from the run's trace to FILE ('-': stdout)",
+    )
+    parser.add_argument(
+        "--msc-handoff",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --msc: chart MN1's N-th handoff (from 1)",
+    )
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    """``mip4 simulate``; with ``--msc`` the run also keeps a focused trace (every control
+    record, MN1's data) and writes the chart of one handoff with
+    :func:`mip4.experiments.msc.mermaid`."""
+    from mip4.sim import command as sim_command
+
+    if not getattr(args, "msc", None):
+        return sim_command.run(args)
+    from mip4.experiments.compare import FOCUS_MN, shown_handoff
+    from mip4.experiments.focus import FocusSink, handoff_window, participants, window_events
+    from mip4.experiments.msc import mermaid
+    from mip4.sim.runner import World, check_method
+    from mip4.sim.scenario import load_scenario
+    from mip4.sim.trace import JsonLinesSink, TraceSink
+
+    try:
+        check_method(args.method)
+        scenario = load_scenario(args.scenario, args.overrides)
+    except LocalUsageError as exc:
+        print(f"mip4 simulate: error: {exc}", file=sys.stderr)
+        return 2
+    focus = FocusSink(FOCUS_MN)
+    try:
+        with contextlib.ExitStack() as stack:
+            sinks: list[TraceSink] = [focus]
+            if args.trace:
+                stream = stack.enter_context(open(args.trace, "w", encoding="utf-8"))
+                sinks.append(JsonLinesSink(stream))
+            world = World(scenario, args.method, seed=args.seed, sinks=sinks, pcap_dir=args.pcap)
+            result = world.run()
+    except OSError as exc:
+        print(f"mip4 simulate: error: {exc}", file=sys.stderr)
+        return 2
+    assert scenario.radio.trigger_lead_ms is not None
+    handoff = shown_handoff(result, number=args.msc_handoff)
+    window = handoff_window(focus.records, handoff, lead_s=scenario.radio.trigger_lead_ms / 1000.0)
+    if window is None:
+        text = f"sequenceDiagram\n    Note over {FOCUS_MN}: no handoff to chart\n"
+    else:
+        title = f"{args.method}: {window.mn} {window.source} -> {window.target}"
+        text = mermaid(
+            window,
+            participants(window, focus.records),
+            window_events(focus.records, window),
+            title=title,
+        )
+    try:
+        if args.msc == "-":
+            sys.stdout.write(text)
+        else:
+            Path(args.msc).write_text(text, encoding="utf-8")
+        if args.json == "-":
+            json.dump(result, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        elif args.json:
+            with open(args.json, "w", encoding="utf-8") as out:
+                json.dump(result, out, indent=2)
+                out.write("\n")
+        elif args.msc != "-":
+            print(sim_command.format_table(result))
+    except OSError as exc:
+        print(f"mip4 simulate: error: {exc}", file=sys.stderr)
+        return 2
     return 0
