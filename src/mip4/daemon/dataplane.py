@@ -13,11 +13,13 @@ tunnels live here:
 - one ``IPPROTO_RAW`` socket (``IP_HDRINCL``) sends whole datagrams we built: tunnelled
   packets (:mod:`mip4.wire.tunnel` framing, IP in IP by the same cached header as the
   simulator) and packets routed or delivered after decapsulation;
-- netlink (pyroute2): host routes for bound home addresses and for visitors, permanent
+- netlink: host routes for bound home addresses and for visitors, permanent
   neighbour entries for visitors (RFC 5944 §3.7.2.3: an FA never ARPs for a visitor), proxy
   ARP entries, the MN's default route and its router's neighbour entry, and the FA's policy
   rule. Everything installed is recorded and removed by :meth:`DataPlane.close` (and the TUN
-  device goes away with its file descriptor).
+  device goes away with its file descriptor). The per-registration entries (host routes,
+  neighbour and proxy entries) are hand-built rtnetlink requests (:class:`RtNetlink`), the
+  rest goes through pyroute2.
 
 Forwarding has the semantics of the simulator's data plane (``mip4.sim.dataplane``): out of a
 tunnel a packet goes to the downlink state of its destination (buffer, then forward tunnel,
@@ -39,6 +41,7 @@ import logging
 import os
 import socket
 import struct
+import sys
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -181,6 +184,100 @@ class Buffer:
     packets: list[bytes]
 
 
+# rtnetlink (linux/netlink.h, linux/rtnetlink.h, linux/neighbour.h)
+_NLMSG = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, sequence, port id
+_RTMSG = struct.Struct("=BBBBBBBBI")  # family, dst_len, src_len, tos, table, proto, scope, type
+_NDMSG = struct.Struct("=BBHiHBB")  # family, pad, pad, ifindex, state, flags, type
+_RTA = struct.Struct("=HH")
+NLMSG_ERROR = 2
+RTM_NEWROUTE, RTM_DELROUTE, RTM_NEWNEIGH, RTM_DELNEIGH = 24, 25, 28, 29
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_REPLACE, NLM_F_CREATE = 0x1, 0x4, 0x100, 0x400
+RTA_DST, RTA_OIF, RTA_TABLE = 1, 4, 15
+NDA_DST, NDA_LLADDR = 1, 2
+RTPROT_STATIC = 4
+RTN_UNICAST = 1
+RT_TABLE_MAIN = 254
+
+
+def _rta(kind: int, value: bytes) -> bytes:
+    return _RTA.pack(4 + len(value), kind) + value + b"\0" * (-len(value) % 4)
+
+
+class RtNetlink:
+    """Host routes and neighbour entries by hand-built rtnetlink requests, on the caller's
+    thread: the per-registration kernel state (pyroute2 spends about a millisecond per
+    request; this is one send and one acknowledgement). The requests are byte for byte the
+    ones pyroute2 sends for the same calls (``RTA_TABLE`` always present, the header's table
+    field main above 255; static, unicast routes; permanent neighbour entries)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        self.sock.bind((0, 0))
+        self.sequence = 0
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def request(self, kind: int, flags: int, body: bytes) -> None:
+        """Send one request and wait for its acknowledgement (OSError on a kernel error)."""
+        self.sequence = sequence = (self.sequence + 1) & 0xFFFFFFFF
+        header = _NLMSG.pack(
+            _NLMSG.size + len(body), kind, flags | NLM_F_REQUEST | NLM_F_ACK, sequence, 0
+        )
+        self.sock.send(header + body)
+        while True:
+            data = self.sock.recv(65536)
+            offset = 0
+            while offset + _NLMSG.size <= len(data):
+                length, reply, _flags, seq, _port = _NLMSG.unpack_from(data, offset)
+                if length < _NLMSG.size:
+                    break
+                if reply == NLMSG_ERROR and seq == sequence:
+                    error = data[offset + 16 : offset + 20]
+                    code = -int.from_bytes(error, sys.byteorder, signed=True)
+                    if code:
+                        raise OSError(code, os.strerror(code))
+                    return
+                offset += (length + 3) & ~3
+
+    def route(self, add: bool, address: bytes, index: int, table: int, scope: int) -> None:
+        """``ip route replace|del <address>/32 dev <index> table <table> scope <scope>``."""
+        body = _RTMSG.pack(
+            socket.AF_INET,
+            32,
+            0,
+            0,
+            table if table < 256 else RT_TABLE_MAIN,
+            RTPROT_STATIC if add else 0,
+            scope,
+            RTN_UNICAST if add else 0,
+            0,
+        )
+        body += (
+            _rta(RTA_DST, address)
+            + _rta(RTA_OIF, index.to_bytes(4, sys.byteorder))
+            + _rta(RTA_TABLE, table.to_bytes(4, sys.byteorder))
+        )
+        if add:
+            self.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, body)
+        else:
+            self.request(RTM_DELROUTE, 0, body)
+
+    def neighbour(
+        self, add: bool, address: bytes, index: int, mac: bytes | None, proxy: bool
+    ) -> None:
+        """``ip neigh replace|del <address> [lladdr <mac>] dev <index> [proxy]``, permanent."""
+        flags = NTF_PROXY if proxy else 0
+        body = _NDMSG.pack(socket.AF_INET, 0, 0, index, NUD_PERMANENT, flags, 0)
+        body += _rta(NDA_DST, address)
+        if mac is not None:
+            body += _rta(NDA_LLADDR, mac)
+        if add:
+            self.request(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, body)
+        else:
+            self.request(RTM_DELNEIGH, 0, body)
+
+
 def list_or_value(value: Any) -> Any:
     """Materialise pyroute2's generators on the worker thread."""
     if isinstance(value, types.GeneratorType):
@@ -198,6 +295,7 @@ class Netlink:
     def __init__(self) -> None:
         self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="netlink")
         self.ipr: Any = self._worker.submit(self._open).result()
+        self.rt = RtNetlink()
         self.installed: dict[tuple[object, ...], Callable[[], None]] = {}
         self.params: dict[tuple[object, ...], tuple[object, ...]] = {}
 
@@ -259,14 +357,14 @@ class Netlink:
     def host_route(self, address: IPv4Address, interface: str, table: int = 254) -> None:
         if self._unchanged(("route", address, table), (interface,)):
             return  # the common case (a re-registration): no string formatting, no netlink
-        dst = f"{address}/32"
+        packed = address.packed
         index = self.ifindex(interface)
 
         def add() -> None:
-            self.call("route", "replace", dst=dst, oif=index, table=table, scope=253)
+            self.rt.route(True, packed, index, table, 253)
 
         def remove() -> None:
-            self.call("route", "del", dst=dst, oif=index, table=table, scope=253)
+            self.rt.route(False, packed, index, table, 253)
 
         self._remove(("route", address, table))
         self._install(("route", address, table), add, remove, (interface,))
@@ -312,21 +410,14 @@ class Netlink:
     def neighbour(self, address: IPv4Address, mac: bytes, interface: str) -> None:
         if self._unchanged(("neigh", address, interface), (mac,)):
             return
+        packed = address.packed
         index = self.ifindex(interface)
-        lladdr = mac.hex(":")
 
         def add() -> None:
-            self.call(
-                "neigh",
-                "replace",
-                dst=str(address),
-                lladdr=lladdr,
-                ifindex=index,
-                state=NUD_PERMANENT,
-            )
+            self.rt.neighbour(True, packed, index, mac, proxy=False)
 
         def remove() -> None:
-            self.call("neigh", "del", dst=str(address), ifindex=index)
+            self.rt.neighbour(False, packed, index, None, proxy=False)
 
         self._remove(("neigh", address, interface))
         self._install(("neigh", address, interface), add, remove, (mac,))
@@ -341,13 +432,14 @@ class Netlink:
             return
         if self._unchanged(key, ()):
             return
+        packed = address.packed
         index = self.ifindex(interface)
 
         def add() -> None:
-            self.call("neigh", "replace", dst=str(address), ifindex=index, flags=NTF_PROXY)
+            self.rt.neighbour(True, packed, index, None, proxy=True)
 
         def remove() -> None:
-            self.call("neigh", "del", dst=str(address), ifindex=index, flags=NTF_PROXY)
+            self.rt.neighbour(False, packed, index, None, proxy=True)
 
         self._remove(key)
         self._install(key, add, remove)
@@ -369,6 +461,7 @@ class Netlink:
             self._remove(key)
         self._worker.submit(self.ipr.close).result()
         self._worker.shutdown()
+        self.rt.close()
 
     def interfaces(self) -> dict[int, str]:
         return {
