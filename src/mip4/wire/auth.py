@@ -114,15 +114,36 @@ def seal(message: _M, template: AuthenticationExtension, key: bytes) -> _M:
     """
     if template.spi <= RESERVED_SPI_MAX:
         raise LocalUsageError(f"SPI {template.spi} is reserved (0-255, RFC 5944 §1.6)")
-    placeholder = dataclasses.replace(template, authenticator=bytes(HMAC_MD5_LENGTH))
     # What mac_input() gives for the appended extension: every byte before it, then its own
     # header, computed without building the intermediate message.
     wire: bytes | None = getattr(message, "_wire", None)
     if wire is None:
         wire = message.encode_fixed() + encode_extensions(message.extensions)
-    digest = hmac_md5(key, wire + placeholder.header())
-    final = dataclasses.replace(placeholder, authenticator=digest)
-    return dataclasses.replace(message, extensions=(*message.extensions, final))  # type: ignore[type-var]
+    digest = hmac_md5(key, wire + _sealed_header(template))
+    final = dataclasses.replace(template, authenticator=digest)
+    return _with_extensions(message, (*message.extensions, final))
+
+
+@lru_cache(maxsize=1024)
+def _sealed_header(template: AuthenticationExtension) -> bytes:
+    """The header of ``template`` carrying an HMAC-MD5 authenticator (the same for every
+    message sealed with one SA: computed once)."""
+    return dataclasses.replace(template, authenticator=bytes(HMAC_MD5_LENGTH)).header()
+
+
+@lru_cache(maxsize=64)
+def _init_fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls) if f.init)
+
+
+def _with_extensions(message: _M, extensions: tuple[ControlExtension, ...]) -> _M:
+    """``dataclasses.replace(message, extensions=extensions)`` without its per-call field
+    inspection (the init fields of each message class are looked up once)."""
+    cls = type(message)
+    values = {name: getattr(message, name) for name in _init_fields(cls)}
+    values["extensions"] = extensions
+    sealed: _M = cls(**values)
+    return sealed
 
 
 def verify(message: AuthenticatedMessage, index: int, key: bytes) -> bool:
