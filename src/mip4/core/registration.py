@@ -61,21 +61,27 @@ class Denied(Exception):
 # ---------------------------------------------------------------------------- flags
 
 
+# Plain ints: IntFlag's ``&`` builds a new flag member on every request.
+_M = int(RegistrationFlags.M)
+_G = int(RegistrationFlags.G)
+_T = int(RegistrationFlags.T)
+_S = int(RegistrationFlags.S)
+# M/G bits -> encapsulation; None when both are set.
+_MODES: dict[int, TunnelMode | None] = {
+    0: TunnelMode.IP_IN_IP,
+    _M: TunnelMode.MINIMAL,
+    _G: TunnelMode.GRE,
+    _M | _G: None,
+}
+
+
 def requested_mode(flags: RegistrationFlags) -> TunnelMode | None:
     """The encapsulation a request asks for (RFC 5944 §3.3 M/G bits), IP-in-IP by default.
 
     None when both M and G are set: one tunnel has one encapsulation, so the agents refuse
     it as an unavailable encapsulation (72 at the FA, 139 at the HA).
     """
-    minimal = bool(flags & RegistrationFlags.M)
-    gre = bool(flags & RegistrationFlags.G)
-    if minimal and gre:
-        return None
-    if minimal:
-        return TunnelMode.MINIMAL
-    if gre:
-        return TunnelMode.GRE
-    return TunnelMode.IP_IN_IP
+    return _MODES[int.__and__(flags, _M | _G)]
 
 
 def mode_flags(mode: TunnelMode) -> RegistrationFlags:
@@ -88,11 +94,11 @@ def mode_flags(mode: TunnelMode) -> RegistrationFlags:
 
 
 def wants_reverse_tunnel(flags: RegistrationFlags) -> bool:
-    return bool(flags & RegistrationFlags.T)  # RFC 3024 §3.2
+    return int.__and__(flags, _T) != 0  # RFC 3024 §3.2
 
 
 def wants_simultaneous(flags: RegistrationFlags) -> bool:
-    return bool(flags & RegistrationFlags.S)  # RFC 5944 §3.3
+    return int.__and__(flags, _S) != 0  # RFC 5944 §3.3
 
 
 # ---------------------------------------------------------------------------- extensions
