@@ -586,7 +586,9 @@ class MobileNodeConfig:
     ``deferred_registration``: after a POST-REGISTRATION handoff the MN defers its
     registration (RFC 4881 §4.4, :mod:`mip4.core.mn_post_registration`). ``combined_method``:
     the low-latency request also carries the oFA's address in an LLA sub-type 7 (RFC 4881
-    §5, §9.7), for the nFA's fallback to POST-REGISTRATION.
+    §5, §9.7), for the nFA's fallback to POST-REGISTRATION. ``uplink_buffer`` (smooth
+    handoff, beyond RFC 4881): from L2-LD the MN's data plane holds up to that many of its
+    own outgoing packets and sends them once it has a default router again (0: none held).
     """
 
     name: str
@@ -618,6 +620,7 @@ class MobileNodeConfig:
     pre_registration: MnPreRegistrationConfig | None = None  # RFC 4881 §3
     deferred_registration: bool = False  # RFC 4881 §4.4: POST-REGISTRATION handoffs
     combined_method: bool = False  # RFC 4881 §5: the oFA's address in the low-latency RRQ
+    uplink_buffer: int = 0  # smooth handoff: uplink packets held while the link is down
 
     def __post_init__(self) -> None:
         _check_bool(self)
@@ -652,6 +655,9 @@ class MobileNodeConfig:
         _check_positive(self, "solicitation_interval")
         if not isinstance(self.initial_solicitations, int) or self.initial_solicitations < 1:
             raise _fail(self, "initial_solicitations", "must be an int >= 1")
+        held = self.uplink_buffer
+        if not isinstance(held, int) or isinstance(held, bool) or held < 0:
+            raise _fail(self, "uplink_buffer", f"must be an int >= 0, got {held!r}")
         # RFC 5944 §2.4: the maximum interval SHOULD be at least one minute; we allow less
         # (small simulations) but never below the initial interval.
         _check_positive(

@@ -52,6 +52,7 @@ from mip4.core.actions import (
     Action,
     DropReason,
     Notify,
+    StartBuffering,
 )
 from mip4.core.config import MobileNodeConfig
 from mip4.core.mn_post_registration import MobileNodePostRegistration
@@ -150,6 +151,13 @@ class MobileNode(MobileNodePostRegistration, MobileNodePreRegistration):
         out: list[Action] = [Notify(event="link-down", fields={})]
         if self._router is not None:
             out.append(self._clear_router())
+        if self.config.uplink_buffer:
+            # Smooth handoff (beyond RFC 4881): hold the uplink until a router is set again.
+            out.append(
+                StartBuffering(
+                    home_address=self.config.home_address, limit=self.config.uplink_buffer
+                )
+            )
         return out
 
     def _on_link_up(self, trigger: LinkUp, now: float) -> list[Action]:

@@ -287,6 +287,8 @@ def make_agent(node: NodePlan, world: WorldPlan, random: RandomSource) -> Agent:
             regional_registration=gfa is not None,
             deferred_registration=world.method in POST_METHODS or world.method == COMBINED,
             combined_method=world.method == COMBINED,
+            # protocol.smooth_handoff: the uplink is held across the L2 gap too
+            uplink_buffer=protocol.buffer_limit if protocol.smooth_handoff else 0,
             pre_registration=MnPreRegistrationConfig(
                 simultaneous_bindings=protocol.low_latency_s_bit,
                 copies=protocol.low_latency_copies or (2 if scenario.radio.air_loss > 0 else 1),

@@ -511,20 +511,37 @@ class RouterDataPlane:
 
 
 class MobileDataPlane:
-    """The MN's data plane: its default router (RFC 5944 §4.2.1)."""
+    """The MN's data plane: its default router (RFC 5944 §4.2.1) and, with smooth handoff
+    (``StartBuffering`` at the MN), the uplink packets it holds while it has no router: at
+    most ``limit`` (more are dropped), released by the host once a router is set."""
 
-    __slots__ = ("interface", "link_address", "router")
+    __slots__ = ("held", "hold_limit", "interface", "link_address", "router")
 
     def __init__(self) -> None:
         self.router: bytes | None = None
         self.interface = ""
         self.link_address: bytes | None = None
+        self.held: list[bytes] | None = None  # None: not holding
+        self.hold_limit = 0
 
     def apply(self, action: DataPlaneAction) -> bool:
-        """Install ``SetDefaultRouter``; any other action is not an MN's (returns False)."""
+        """Install ``SetDefaultRouter`` or ``StartBuffering``; any other action is not an
+        MN's (returns False)."""
         if isinstance(action, SetDefaultRouter):
             self.router = None if action.router is None else action.router.packed
             self.interface = action.interface
             self.link_address = action.link_address
             return True
+        if isinstance(action, StartBuffering):
+            self.hold_limit = action.limit
+            if self.held is None:
+                self.held = []
+            return True
         return False
+
+    def release(self) -> list[bytes]:
+        """With a router set: the held packets, oldest first (holding ends)."""
+        if self.router is None or self.held is None:
+            return []
+        held, self.held = self.held, None
+        return held

@@ -139,7 +139,7 @@ class MultiRadioHost(MobileNodeHost):
         """An uplink user packet: through the default router, on its interface."""
         dataplane = self.dataplane
         if dataplane.router is None:
-            self.net.drop(self, "no-default-router", packet, None)
+            super().send_data(packet)  # dropped, or held (smooth handoff)
             return
         radio = self.radio(dataplane.interface)
         link_destination = dataplane.link_address

@@ -619,8 +619,18 @@ class MobileNodeHost(Node, AgentHost):
         self.agent: Agent = None  # type: ignore[assignment]
 
     def apply_dataplane(self, action: DataPlaneAction) -> None:
-        if not self.dataplane.apply(action):
+        dataplane = self.dataplane
+        if not dataplane.apply(action):
             self.net.agent_drops[(self.name, "bad-dataplane-action")] += 1
+        elif dataplane.held is not None and dataplane.router is not None:
+            # Smooth handoff: the held uplink, in order, once the event that set the router
+            # is over (an L2-LU also reaches the FA, which may install its proxy ARP then).
+            engine = self.net.engine
+            engine.at(engine.now, self.send_held, dataplane.release())
+
+    def send_held(self, packets: list[bytes]) -> None:
+        for packet in packets:
+            self.send_data(packet)
 
     # -- radio
     def attach(self, cell: Cell) -> None:
@@ -715,7 +725,13 @@ class MobileNodeHost(Node, AgentHost):
         """An uplink user packet: through the default router, if there is one."""
         dataplane = self.dataplane
         if dataplane.router is None:
-            self.net.drop(self, "no-default-router", packet, None)
+            held = dataplane.held
+            if held is None:
+                self.net.drop(self, "no-default-router", packet, None)
+            elif len(held) >= dataplane.hold_limit:
+                self.net.drop(self, "buffer-full", packet, None)
+            else:
+                held.append(packet)
             return
         link_destination = dataplane.link_address
         if link_destination is None and self.cell is not None:
