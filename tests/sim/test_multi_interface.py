@@ -130,3 +130,17 @@ def test_compare_shows_it_next_to_the_single_radio_methods(
     for method in ("pre-source", "post-source", "standard-solicit"):
         assert rows[method]["lost"] > 0
         assert rows[method]["disruption_ms"]["mean"] > rows[METHOD]["disruption_ms"]["mean"]
+
+
+@pytest.mark.parametrize("scenario", ["corridor", "ping-pong", "fast-train", "gfa", "grid"])
+def test_two_radios_lose_nothing_on_the_other_scenarios(scenario: str) -> None:
+    """Back to a cell an interface used before (ping-pong: each interface starts afresh
+    in its next network), moves closer than the lead (fast-train: the next radio to leave
+    joins the waiting cell after an L2 handoff), a GFA (one FA care-of address per
+    interface: no regional registration), many MNs on a grid."""
+    world = World(load_scenario(scenario), METHOD)
+    result = world.run()
+    assert result["summary"]["handoffs"] > 0
+    assert result["summary"]["lost"] == 0
+    for h in result["handoffs"]:
+        assert h["lost"] == 0 and h["l3_extra_ms"] is not None and h["l3_extra_ms"] <= 0

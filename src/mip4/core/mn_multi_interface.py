@@ -82,17 +82,22 @@ class MultiInterfaceMobileNode:
 
     def __init__(self, config: MultiInterfaceConfig, *, random: RandomSource) -> None:
         self.config = config
+        self._random = random
         self.radios: dict[str, MobileNode] = {}
-        for name, mac in config.interfaces:
-            radio_config = dataclasses.replace(
-                config.base, interface=name, mac=mac, simultaneous_bindings=True
-            )
-            self.radios[name] = MobileNode(radio_config, random=random)
+        for name, _ in config.interfaces:
+            self.radios[name] = self._new_radio(name)
         self.order = tuple(name for name, _ in config.interfaces)
         self.active = self.order[0]
         self.started: set[str] = set()
         self.link_up: dict[str, bool] = {name: False for name in self.order}
         self.released: set[str] = set()  # interfaces whose binding was (being) given up
+
+    def _new_radio(self, name: str) -> MobileNode:
+        mac = dict(self.config.interfaces)[name]
+        radio_config = dataclasses.replace(
+            self.config.base, interface=name, mac=mac, simultaneous_bindings=True
+        )
+        return MobileNode(radio_config, random=self._random)
 
     @property
     def name(self) -> str:
@@ -151,6 +156,14 @@ class MultiInterfaceMobileNode:
                     )
         if name in self.started:
             out += self._from(name, radio.l2_trigger(trigger, now), now)
+        if isinstance(trigger, LinkDown) and name != self.active:
+            # The interface left its network: it starts afresh in the next one (its
+            # binding is released, or kept by the HA until it expires if the release could
+            # not be sent); its old timers find nothing and do nothing.
+            self.radios[name] = self._new_radio(name)
+            self.started.discard(name)
+            self.released.discard(name)
+            out += self._cancel((HOLD_TIMER, name))
         return out
 
     def timer_expired(self, key: TimerKey, now: float) -> list[Action]:

@@ -61,7 +61,9 @@ def multi_interface(
 
     return MultiInterfaceMobileNode(
         MultiInterfaceConfig(
-            base=dataclasses.replace(base, solicit_on_link_up=True),
+            # one care-of address per interface: FA CoAs, no regional registration (a GFA
+            # CoA would be the same for both interfaces)
+            base=dataclasses.replace(base, solicit_on_link_up=True, regional_registration=False),
             interfaces=((AIR, node.mac), (SECOND_AIR, second_mac(node.mac))),
             hold_time=world.scenario.protocol.multi_interface_hold_ms / 1000.0,
         ),

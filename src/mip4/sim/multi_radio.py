@@ -57,7 +57,7 @@ class SecondRadio(MobileNodeHost):
 class MultiRadioHost(MobileNodeHost):
     """An MN with two radios, one cell each (see the module docstring)."""
 
-    __slots__ = ("came_up", "radios")
+    __slots__ = ("came_up", "radios", "waiting")
 
     def __init__(self, net: Network, name: str, home_address: IPv4Address, mac: bytes) -> None:
         super().__init__(net, name, home_address, mac)
@@ -65,6 +65,7 @@ class MultiRadioHost(MobileNodeHost):
         self.radios: dict[str, MobileNodeHost] = {AIR: self, SECOND_AIR: second}
         net.mobile_by_mac[second.mac] = second
         self.came_up: dict[int, float] = {}  # cell index -> when a radio joined it
+        self.waiting: list[tuple[Cell, Cell]] = []  # moves waiting for a free radio
 
     def radio(self, interface: str) -> MobileNodeHost:
         return self.radios.get(interface, self)

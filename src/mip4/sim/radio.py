@@ -129,7 +129,10 @@ class Radio:
         """Make before break: the free radio joins the new cell (L2-LU on its interface)."""
         radio = mn.free_radio()
         if radio is None:
-            return  # both radios busy (moves closer than the lead): nothing to bring up
+            # Both radios busy (moves closer than the lead): the next radio to leave its
+            # cell joins this one, after an L2 handoff (break before make).
+            mn.waiting.append((old, new))
+            return
         radio.attach(new)
         mn.came_up[new.index] = self.engine.now
         interface = mn.interface_of(radio)
@@ -144,6 +147,9 @@ class Radio:
         if radio is None:
             return
         radio.detach()
+        if mn.waiting:
+            waiting = mn.waiting.pop(0)
+            self.engine.at(self.engine.now + self.l2_handoff_s, self.second_up, mn, *waiting)
         interface = mn.interface_of(radio)
         fields = {**self._fields(mn, old, new), "make_before_break": True}
         came_up = mn.came_up.pop(new.index, None)
