@@ -4,9 +4,11 @@ Clock: ``now`` is the event loop's monotonic clock; the agent's wall clock (time
 RFC 5944 §5.7) is ``now + clock_offset``, so the runtime sets ``clock_offset`` to the
 difference between the wall clock and the loop clock when it starts.
 
-Timers: ``StartTimer`` arms ``loop.call_at`` under its key (re-arming replaces the handle),
-``CancelTimer`` removes it; a timer fires with ``now = max(loop time, deadline)`` and the
-agent itself ignores stale ones.
+Timers: ``StartTimer`` arms ``loop.call_at`` under its key (re-arming for an earlier
+deadline replaces the handle; for a later one, as every re-registration does, the armed
+handle re-arms itself for the latest deadline when it fires, so the agent still sees the
+timer exactly at its last deadline), ``CancelTimer`` removes it; a timer fires with
+``now = max(loop time, deadline)`` and the agent itself ignores stale ones.
 
 Receiving (everything becomes a :class:`~mip4.core.packets.ReceivedPacket`):
 
@@ -71,6 +73,7 @@ from mip4.core.triggers import L2Trigger, LinkDown, LinkUp
 from mip4.daemon.config import DaemonConfig
 from mip4.daemon.dataplane import DataPlane, Netlink
 from mip4.daemon.metrics import Metrics
+from mip4.wire._util import ipv4
 from mip4.wire.errors import ChecksumError, DecodeError
 from mip4.wire.ip import PROTO_ESP, PROTO_ICMP, PROTO_UDP, IPv4Header, UdpDatagram
 
@@ -206,6 +209,15 @@ def _text_address(address: IPv4Address) -> str:
     return str(address)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse_address(text: str) -> IPv4Address:
+    """``IPv4Address(text)`` for a socket's peer (ipaddress parses slowly; peers recur)."""
+    return IPv4Address(text)
+
+
+_PROTOCOL_KEYS = {p: f"protocol-{p}" for p in (PROTO_ICMP, PROTO_UDP, PROTO_ESP)}
+
+
 def _is_group(address: bytes) -> bool:
     return address == b"\xff\xff\xff\xff" or 224 <= address[0] <= 239
 
@@ -234,6 +246,7 @@ class Runtime:
         self.dataplane: DataPlane | None = None
         self.netlink: Netlink | None = None
         self.timers: dict[TimerKey, asyncio.TimerHandle] = {}
+        self._due: dict[TimerKey, float] = {}  # each timer's latest deadline
         self.drops: collections.Counter[str] = collections.Counter()
         self.received: collections.Counter[str] = collections.Counter()
         self.sent_count: collections.Counter[str] = collections.Counter()
@@ -397,6 +410,7 @@ class Runtime:
         for handle in self.timers.values():
             handle.cancel()
         self.timers.clear()
+        self._due.clear()
         for sock in self.sockets:
             if loop is not None:
                 with contextlib.suppress(Exception):
@@ -443,11 +457,15 @@ class Runtime:
                 case SendPacket():
                     self.send(action)
                 case StartTimer(key=key, deadline=deadline):
-                    old = self.timers.pop(key, None)
+                    self._due[key] = deadline
+                    old = self.timers.get(key)
                     if old is not None:
+                        if old.when() <= deadline:
+                            continue  # a later deadline: the armed handle re-arms on firing
                         old.cancel()
                     self.timers[key] = loop.call_at(deadline, self._fire, key, deadline)
                 case CancelTimer(key=key):
+                    self._due.pop(key, None)
                     handle = self.timers.pop(key, None)
                     if handle is not None:
                         handle.cancel()
@@ -490,6 +508,15 @@ class Runtime:
                         )
 
     def _fire(self, key: TimerKey, deadline: float) -> None:
+        due = self._due.get(key, deadline)
+        if due > deadline:
+            # Re-armed for later while this handle was pending (a re-registration extends a
+            # lifetime): wait for the latest deadline instead of cancelling and re-arming a
+            # loop handle per message.
+            assert self.loop is not None
+            self.timers[key] = self.loop.call_at(due, self._fire, key, due)
+            return
+        self._due.pop(key, None)
         self.timers.pop(key, None)
         assert self.agent is not None
         now = max(self.now(), deadline)
@@ -605,7 +632,8 @@ class Runtime:
 
     def _deliver(self, packet: ReceivedPacket) -> None:
         assert self.agent is not None
-        self.received[f"protocol-{packet.protocol}"] += 1
+        protocol = packet.protocol
+        self.received[_PROTOCOL_KEYS.get(protocol) or f"protocol-{protocol}"] += 1
         if self.metrics is not None and packet.protocol == PROTO_UDP:
             self.metrics.control_message("received", packet.payload)
         self.execute(self.agent.receive(packet, self.now()))
@@ -631,8 +659,8 @@ class Runtime:
                 self._deliver,
                 ReceivedPacket(
                     interface=self._ifname(index),
-                    source=IPv4Address(address[0]),
-                    destination=IPv4Address(destination),
+                    source=_parse_address(address[0]),
+                    destination=ipv4(destination),
                     protocol=PROTO_UDP,
                     payload=data,
                     ttl=ttl,
