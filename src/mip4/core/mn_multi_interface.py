@@ -21,9 +21,11 @@ When A's link later goes down nothing is lost. If B's link goes down during the 
 (the new network failed), A is not released: the simultaneous bindings keep the old path
 (Appendix B, last paragraph).
 
-An interface whose link is down sends nothing (its MN's retransmissions and solicitations
-are dropped here, counted as ``interface-down`` notifications are not: they are simply
-not sent, as a driver would not send on a down link).
+An interface whose link is down sends nothing: its MN's retransmissions and solicitations
+are not passed to the driver, as nothing can be sent on a down link. When a link that is
+not the active one goes down, that interface's MobileNode is replaced by a fresh one,
+started at the interface's next L2-LU, so that in its next network (even a cell it used
+before) it solicits and registers anew; the old one's timers then find nothing to do.
 """
 
 from __future__ import annotations
