@@ -76,6 +76,7 @@ PENDING_TIMER = "pending"
 VISITOR_TIMER = "visitor"
 REQUIRED_TTL = 255  # RFC 3024 §4.1.1, §4.2.1: requests with the T bit MUST arrive with TTL 255
 ALL_ONES = IPv4Address("255.255.255.255")
+_D = int(RegistrationFlags.D)  # a plain int: IntFlag '&' builds a member per request
 _DENIAL_MEMORY = 4096
 # RFC 5944 §3.7.3: ICMP errors while relaying -> "home agent unreachable" codes 80-95.
 _UNREACHABLE_CODES: dict[int, ReplyCode] = {
@@ -118,6 +119,7 @@ class ForeignAgentRegistration(Agent):
         if config.gfa is not None:
             coas = (config.address, config.gfa.address)  # RFC 4857 §4.3: the FA, then the GFA
         self.care_of_addresses = coas
+        self._own_addresses = config.addresses  # built once, not per request
 
     # ------------------------------------------------------------------ views
 
@@ -172,13 +174,13 @@ class ForeignAgentRegistration(Agent):
                 f"lifetime {request.lifetime} > {cfg.registration_lifetime}",
                 lifetime=cfg.registration_lifetime,
             )
-        decapsulating = bool(request.flags & RegistrationFlags.D)
+        decapsulating = int.__and__(request.flags, _D) != 0
         if coa == ALL_ONES and not regional:
             # RFC 4857 §5.2: an all-ones CoA in a home request MUST be answered 70.
             raise Denied(ReplyCode.FA_POORLY_FORMED_REQUEST, "all-ones care-of address")
-        offered = set(self.care_of_addresses)
+        offered = self.care_of_addresses
         if regional:
-            offered = {cfg.address}  # RFC 4857 §6: the regional CoA is the local FA
+            offered = (cfg.address,)  # RFC 4857 §6: the regional CoA is the local FA
         if not decapsulating and request.lifetime != 0 and coa not in offered:
             # RFC 5944 §3.7.2.1: D = 0, nonzero lifetime, CoA not offered -> 77.
             raise Denied(ReplyCode.FA_INVALID_CARE_OF_ADDRESS, f"care-of address {coa}")
@@ -186,7 +188,7 @@ class ForeignAgentRegistration(Agent):
             if gfa is None or request.home_agent != gfa.address:
                 # RFC 4857 §6.2: an unknown GFA -> UNKNOWN_GFA.
                 raise Denied(ReplyCode.UNKNOWN_GFA, f"GFA {request.home_agent} unknown")
-        elif request.home_agent in cfg.addresses:
+        elif request.home_agent in self._own_addresses:
             # RFC 5944 §3.7.2: the FA does not serve this MN as an HA -> 194.
             raise Denied(ReplyCode.FA_INVALID_HA_ADDRESS, "home agent is this FA")
         mode = requested_mode(request.flags)
@@ -251,9 +253,10 @@ class ForeignAgentRegistration(Agent):
         encapsulating = any(isinstance(e, EncapsulatingDeliveryStyle) for e in trailing)
         # RFC 5944 §3.7.2.2: keep everything through the authorization-enabling extension,
         # process and remove what follows.
-        relayed: AnyRequest = dataclasses.replace(
-            request, extensions=keep_through_authorization(request)
-        )
+        kept = keep_through_authorization(request)
+        relayed: AnyRequest = request
+        if kept != request.extensions:  # (unchanged: the decoded message itself is relayed)
+            relayed = dataclasses.replace(request, extensions=kept)
         if via_gfa and cfg.gfa is not None:
             if not regional:
                 # RFC 4857 §5.2: HFA at the very end, protected by FA-FA authentication.
@@ -462,7 +465,10 @@ class ForeignAgentRegistration(Agent):
         rec.pending = None
         out: list[Action] = self._cancel_timer((PENDING_TIMER, reply.home_address))
         # §3.7.3.2: strip what follows the authorization-enabling extension.
-        relayed: AnyReply = dataclasses.replace(reply, extensions=keep_through_authorization(reply))
+        kept = keep_through_authorization(reply)
+        relayed: AnyReply = reply
+        if kept != reply.extensions:  # (unchanged: the decoded message itself is relayed)
+            relayed = dataclasses.replace(reply, extensions=kept)
         out += self._send_to_mn(
             relayed,
             key=pending.home_address,
