@@ -53,6 +53,10 @@ class SecondRadio(MobileNodeHost):
     ) -> None:
         self.owner.radio_receive(self, packet, meta, source_mac, destination_mac, cell, epoch)
 
+    def air_send(self, packet: bytes, meta: str | None, link_destination: bytes | None) -> None:
+        self.tap_air = self.owner.tap_air  # one capture of the MN's air interfaces
+        super().air_send(packet, meta, link_destination)
+
 
 class MultiRadioHost(MobileNodeHost):
     """An MN with two radios, one cell each (see the module docstring)."""
