@@ -84,6 +84,7 @@ IP_PKTINFO = 8
 IP_RECVTTL = 12
 IP_TTL = 2
 SO_ATTACH_FILTER = 26
+SKF_AD_IFINDEX = (-0x1000 + 8) & 0xFFFFFFFF  # SKF_AD_OFF + SKF_AD_IFINDEX
 SO_RCVBUFFORCE = 33
 ETH_P_IP = 0x0800
 PACKET_OUTGOING = 4
@@ -116,13 +117,27 @@ _BPF = [
 ]
 
 
-def attach_filter(sock: socket.socket) -> None:
-    """Attach :data:`_BPF` to a packet socket (the kernel copies the program)."""
+def attach_filter(
+    sock: socket.socket, instructions: list[tuple[int, int, int, int]] | None = None
+) -> None:
+    """Attach a classic BPF program (default :data:`_BPF`, for a packet socket) to ``sock``
+    (the kernel copies the program)."""
     import ctypes
 
-    code = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *insn) for insn in _BPF))
-    program = struct.pack("HL", len(_BPF), ctypes.addressof(code))
+    insns = _BPF if instructions is None else instructions
+    code = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *insn) for insn in insns))
+    program = struct.pack("HL", len(insns), ctypes.addressof(code))
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, program)
+
+
+def interface_filter(indexes: list[int]) -> list[tuple[int, int, int, int]]:
+    """Classic BPF rejecting packets that arrived on one of ``indexes`` (``ld ifidx``)."""
+    count = len(indexes)
+    program = [(0x20, 0, 0, SKF_AD_IFINDEX)]  # ld ifidx
+    for k, index in enumerate(indexes, start=1):
+        program.append((0x15, count + 1 - k, 0, index))  # jeq #index -> reject
+    program += [(0x06, 0, 0, 0xFFFFFFFF), (0x06, 0, 0, 0)]  # accept, reject
+    return program
 
 
 def _link_is_up(name: str) -> bool:
@@ -394,6 +409,10 @@ class Runtime:
             self.sockets.append(listener)
             self.link_interfaces[index] = name
             loop.add_reader(listener.fileno(), self._guard, self._read_link, listener)
+        if self.link_interfaces:
+            # The port-434 socket would get a second copy of what the AF_PACKET listeners
+            # deliver (ignored by _read_udp): the kernel drops those copies instead.
+            attach_filter(udp, interface_filter(list(self.link_interfaces)))
 
     def _open_link_monitor(self, loop: asyncio.AbstractEventLoop, names: tuple[str, ...]) -> None:
         monitor = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
