@@ -18,7 +18,8 @@ def test_model_values_of_design_md() -> None:
     for method in ("pre-mobile", "pre-source", "pre-target", "combined"):
         assert predict(method, p) == 0.0
     assert predict("post-source", p) == predict("post-target", p) == 2.0
-    assert predict("multi-interface", p) is None
+    assert predict("multi-interface", p) == 0.0  # RFC 4881 Appendix B: no L2 gap
+    assert predict("no-such-method", p) is None
 
 
 def test_pre_registration_shortfall_and_fallback() -> None:

@@ -24,6 +24,10 @@ the model when the two differ by less than one packet interval.
   or L2-TT reached it, i.e. when the Registration Reply is lost, which the model (no loss)
   leaves out. When the lead is too short for the request to leave through the oFA, no timer
   starts and the MN falls back on L2-LU as in PRE-REGISTRATION (§8.1): ``standard-solicit``.
+- ``multi-interface`` (RFC 4881 Appendix B): the second radio comes up ``lead`` before the
+  old link goes down and does what ``standard-solicit`` does after L2-LU; the old binding
+  stays (S bit) until the new one works, and there is no L2 gap, so
+  l3_extra = max(0, 2 d_w + 2(d_w + d_fh) - lead).
 """
 
 from __future__ import annotations
@@ -71,4 +75,6 @@ def predict(method: str, p: Parameters) -> float | None:
         return _post(p)
     if method == "combined":
         return _pre(p, 2 * p.d_w + p.d_ff + p.d_fh, p.d_w)
+    if method == "multi-interface":
+        return max(0.0, _standard_solicit(p) - p.lead)
     return None
