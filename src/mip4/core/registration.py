@@ -121,16 +121,21 @@ def authorization_index(message: AnyRequest | AnyReply) -> int | None:
 
     MN-HA (32) for home registrations; MN-GFA (36/3) for regional ones (RFC 4857 §10).
     """
-    regional = message.TYPE in (
-        MessageType.REGIONAL_REGISTRATION_REQUEST,
-        MessageType.REGIONAL_REGISTRATION_REPLY,
-    )
+    if message.TYPE in _REGIONAL_TYPES:
+        for i, ext in enumerate(message.extensions):
+            if is_mn_gfa_auth(ext):
+                return i
+        return None
     for i, ext in enumerate(message.extensions):
-        if regional and is_mn_gfa_auth(ext):
-            return i
-        if not regional and isinstance(ext, MobileHomeAuthentication):
+        if isinstance(ext, MobileHomeAuthentication):
             return i
     return None
+
+
+_REGIONAL_TYPES = (
+    MessageType.REGIONAL_REGISTRATION_REQUEST,
+    MessageType.REGIONAL_REGISTRATION_REPLY,
+)
 
 
 def count(extensions: tuple[ControlExtension, ...], cls: type) -> int:

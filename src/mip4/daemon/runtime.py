@@ -241,6 +241,18 @@ def _multicast_mac(address: bytes) -> bytes:
     return bytes((0x01, 0x00, 0x5E, address[1] & 0x7F, address[2], address[3]))
 
 
+class _Timer:
+    """One armed timer: its loop handle, the deadline it is armed for, and the latest
+    deadline the agent asked for (later when re-armed while pending)."""
+
+    __slots__ = ("armed", "due", "handle")
+
+    def __init__(self, handle: asyncio.TimerHandle, deadline: float) -> None:
+        self.handle = handle
+        self.armed = deadline
+        self.due = deadline
+
+
 class Runtime:
     """Runs one agent: sockets, timers, data plane, control socket hooks."""
 
@@ -260,8 +272,7 @@ class Runtime:
         self.agent: Agent | None = None
         self.dataplane: DataPlane | None = None
         self.netlink: Netlink | None = None
-        self.timers: dict[TimerKey, asyncio.TimerHandle] = {}
-        self._due: dict[TimerKey, float] = {}  # each timer's latest deadline
+        self.timers: dict[TimerKey, _Timer] = {}
         self.drops: collections.Counter[str] = collections.Counter()
         self.received: collections.Counter[str] = collections.Counter()
         self.sent_count: collections.Counter[str] = collections.Counter()
@@ -426,10 +437,9 @@ class Runtime:
     def close(self) -> None:
         """Stop timers, close sockets, remove every route, neighbour entry and TUN device."""
         loop = self.loop
-        for handle in self.timers.values():
-            handle.cancel()
+        for timer in self.timers.values():
+            timer.handle.cancel()
         self.timers.clear()
-        self._due.clear()
         for sock in self.sockets:
             if loop is not None:
                 with contextlib.suppress(Exception):
@@ -472,22 +482,25 @@ class Runtime:
         for action in actions:
             if self.on_action is not None:
                 self.on_action(action)
+            if type(action) is SendPacket:  # the common case first, without pattern matching
+                self.send(action)
+                continue
             match action:
                 case SendPacket():
                     self.send(action)
                 case StartTimer(key=key, deadline=deadline):
-                    self._due[key] = deadline
-                    old = self.timers.get(key)
-                    if old is not None:
-                        if old.when() <= deadline:
-                            continue  # a later deadline: the armed handle re-arms on firing
-                        old.cancel()
-                    self.timers[key] = loop.call_at(deadline, self._fire, key, deadline)
+                    timer = self.timers.get(key)
+                    if timer is not None:
+                        if timer.armed <= deadline:
+                            timer.due = deadline  # the armed handle re-arms on firing
+                            continue
+                        timer.handle.cancel()
+                    handle = loop.call_at(deadline, self._fire, key, deadline)
+                    self.timers[key] = _Timer(handle, deadline)
                 case CancelTimer(key=key):
-                    self._due.pop(key, None)
-                    handle = self.timers.pop(key, None)
-                    if handle is not None:
-                        handle.cancel()
+                    timer = self.timers.pop(key, None)
+                    if timer is not None:
+                        timer.handle.cancel()
                 case Dropped(reason=reason, detail=detail, source=source):
                     if not log.isEnabledFor(logging.DEBUG):
                         continue
@@ -527,15 +540,15 @@ class Runtime:
                         )
 
     def _fire(self, key: TimerKey, deadline: float) -> None:
-        due = self._due.get(key, deadline)
-        if due > deadline:
+        timer = self.timers.get(key)
+        if timer is not None and timer.due > deadline:
             # Re-armed for later while this handle was pending (a re-registration extends a
             # lifetime): wait for the latest deadline instead of cancelling and re-arming a
             # loop handle per message.
             assert self.loop is not None
-            self.timers[key] = self.loop.call_at(due, self._fire, key, due)
+            timer.handle = self.loop.call_at(timer.due, self._fire, key, timer.due)
+            timer.armed = timer.due
             return
-        self._due.pop(key, None)
         self.timers.pop(key, None)
         assert self.agent is not None
         now = max(self.now(), deadline)
@@ -568,7 +581,9 @@ class Runtime:
             )
             return
         self.sent_count[action.message] += 1
-        counter = self.sent_by_interface.setdefault(action.interface, [0, 0])
+        counter = self.sent_by_interface.get(action.interface)
+        if counter is None:
+            counter = self.sent_by_interface[action.interface] = [0, 0]
         counter[0] += 1
         counter[1] += 20 + len(action.payload) + (8 if action.protocol == PROTO_UDP else 0)
         if self.metrics is not None and action.protocol == PROTO_UDP:
