@@ -25,7 +25,9 @@ Forwarding has the semantics of the simulator's data plane (``mip4.sim.dataplane
 tunnel a packet goes to the downlink state of its destination (buffer, then forward tunnel,
 then visitor delivery), to a binding for its destination (a GFA re-tunnels), to the uplink
 state of its source (BET reverse end, GFA uplink leg), or through the RFC 3024 §4.2.2
-reverse-tunnel check of a binding for its source (HA). Each forwarding node decrements the
+reverse-tunnel check of a binding for its source (HA); with ``SetDuplicateFilter`` (smooth
+handoff) a packet identical to one of the last ``window`` out of a tunnel for the same home
+address is dropped first (``duplicate``). Each forwarding node decrements the
 TTL once: packets read from the TUN device were already decremented by the kernel that
 forwarded them into it. ``RemoveVisitor`` also ends the visitor's uplink forwarding.
 """
@@ -54,6 +56,7 @@ from mip4.core.actions import (
     RefuseReverseTunnel,
     RemoveVisitor,
     SetDefaultRouter,
+    SetDuplicateFilter,
     SetForwardTunnel,
     SetMobilityBinding,
     SetProxyArp,
@@ -182,6 +185,28 @@ class ForwardTunnel:
 class Buffer:
     limit: int
     packets: list[bytes]
+
+
+class DuplicateFilter:
+    """The last ``window`` packets out of a tunnel for one home address (FIFO), as
+    :class:`mip4.sim.dataplane.DuplicateFilter`."""
+
+    __slots__ = ("order", "seen", "window")
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.order: collections.deque[bytes] = collections.deque()
+        self.seen: set[bytes] = set()
+
+    def repeated(self, packet: bytes) -> bool:
+        """True if ``packet`` is one of the last ``window``; else remember it."""
+        if packet in self.seen:
+            return True
+        self.seen.add(packet)
+        self.order.append(packet)
+        while len(self.order) > self.window:
+            self.seen.discard(self.order.popleft())
+        return False
 
 
 # rtnetlink (linux/netlink.h, linux/rtnetlink.h, linux/neighbour.h)
@@ -506,6 +531,7 @@ class DataPlane:
         self.uplinks: dict[bytes, Uplink] = {}
         self.forward_tunnels: dict[bytes, ForwardTunnel] = {}
         self.buffers: dict[bytes, Buffer] = {}
+        self.duplicate_filters: dict[bytes, DuplicateFilter] = {}
         self.proxy_arp: set[tuple[str, bytes]] = set()
         self.refused: set[tuple[bytes, bytes]] = set()  # (peer, home): RFC 4881 §8.2.2
         self.default_router: tuple[IPv4Address | None, str, bytes | None] = (None, "", None)
@@ -628,6 +654,11 @@ class DataPlane:
                     buffer.limit = limit
             case FlushBuffer(home_address=home, discard=discard):
                 self.flush(home.packed, discard)
+            case SetDuplicateFilter(home_address=home, window=window):
+                if window > 0:
+                    self.duplicate_filters[home.packed] = DuplicateFilter(window)
+                else:
+                    self.duplicate_filters.pop(home.packed, None)
             case RefuseReverseTunnel(home_address=home, peer=peer, enabled=enabled):
                 if enabled:
                     self.refused.add((peer.packed, home.packed))
@@ -740,6 +771,11 @@ class DataPlane:
             self.drop("bad-tunnel")
             return
         destination = inner[16:20]
+        if self.duplicate_filters:
+            duplicate_filter = self.duplicate_filters.get(destination)
+            if duplicate_filter is not None and duplicate_filter.repeated(inner):
+                self.drop("duplicate")  # smooth handoff: a bicast copy the oFA forwarded
+                return
         if (
             destination in self.buffers
             or destination in self.forward_tunnels
@@ -856,6 +892,9 @@ class DataPlane:
             "buffers": {
                 str(IPv4Address(h)): {"held": len(b.packets), "limit": b.limit}
                 for h, b in sorted(self.buffers.items())
+            },
+            "duplicate_filters": {
+                str(IPv4Address(h)): f.window for h, f in sorted(self.duplicate_filters.items())
             },
             "proxy_arp": sorted(f"{i}:{IPv4Address(a)}" for i, a in self.proxy_arp),
             "refused": sorted(f"{IPv4Address(p)}:{IPv4Address(h)}" for p, h in self.refused),
