@@ -36,7 +36,7 @@ from mip4.experiments.msc import draw, mermaid
 from mip4.experiments.plots import bar_chart, timeline
 
 HOW_TO_READ = (
-    "How to read the figures. The bar chart gives, for each method, the mean downlink "
+    "The bar chart gives, for each method, the mean downlink "
     "disruption per handoff (bar), its 95th percentile (dash) and maximum (triangle); the red "
     "dashed line is the L2 gap, the time the radio is away between L2-LD and L2-LU, which no "
     "layer-3 method can beat: the distance from a bar to that line is what layer 3 adds. Its "
