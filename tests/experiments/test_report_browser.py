@@ -76,7 +76,7 @@ def test_report_renders_in_chromium(tmp_path: Path, small_report: Path) -> None:
         assert len(figure["src"]) > 2000
         assert len(figure["caption"].strip()) > 40, figure["id"]
     assert parser.body["data-rendered"] == parser.body["data-figures"] == str(len(ids))
-    assert re.search(r'<p class="how-to-read">How to read the figures\. ', dom)
+    assert re.search(r'<p class="how-to-read">The bar chart gives, for each method', dom)
 
 
 def test_screenshot_is_not_blank(tmp_path: Path, small_report: Path) -> None:
