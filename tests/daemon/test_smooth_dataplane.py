@@ -6,6 +6,7 @@ from ipaddress import IPv4Address
 
 from mip4.core.actions import (
     FlushBuffer,
+    SetDefaultRouter,
     SetDuplicateFilter,
     SetVisitor,
     StartBuffering,
@@ -83,3 +84,29 @@ def test_other_home_addresses_are_not_filtered() -> None:
     for _ in range(2):
         nfa.decapsulated(encapsulate(TunnelMode.IP_IN_IP, packet, HA, NFA))
     assert sent == [decrement_ttl(packet)] * 2 and nfa.drops["duplicate"] == 0
+
+
+def test_the_mn_holds_its_uplink_without_a_router_and_sends_it_in_order_once_one_is_set() -> None:
+    mn = DataPlane(role="mn", address=HOME, tun_name="t0", home_address=HOME, uplink_hold=True)
+    sent: list[bytes] = []
+    mn.sent = sent.append
+    router = IPv4Address("198.18.21.1")
+    mn.apply(SetDefaultRouter(router=router, interface="mn-radio", link_address=MAC))
+    mn.from_tun(_uplink(0))  # a router: nothing reaches the TUN device to be held
+    assert mn.drops["no-default-router"] == 1
+    mn.apply(SetDefaultRouter(router=None))  # L2-LD: the router is cleared, then ...
+    mn.apply(StartBuffering(home_address=HOME, limit=2))  # ... the uplink is held
+    for seq in (1, 2, 3):
+        mn.from_tun(_uplink(seq))
+    assert sent == [] and mn.drops["buffer-full"] == 1
+    assert mn.snapshot()["uplink_held"] == 2
+    nfa = IPv4Address("198.18.22.1")
+    mn.apply(SetDefaultRouter(router=nfa, interface="mn-radio", link_address=MAC))
+    assert sent == [_uplink(1), _uplink(2)]  # unchanged: the MN originated them
+    assert mn.snapshot()["uplink_held"] is None and mn.counters["uplink-released"] == 2
+    mn.from_tun(_uplink(4))
+    assert sent == [_uplink(1), _uplink(2)] and mn.drops["no-default-router"] == 2
+
+
+def _uplink(seq: int) -> bytes:
+    return build_udp_ipv4(HOME, CN, 5001, 5000, seq.to_bytes(4, "big"), ttl=64)

@@ -251,6 +251,8 @@ class FaPostRegistration(_Strict):
     replay_skew: Seconds | None = None
     combined: StrictBool | None = None
     combined_timer: Seconds | None = None
+    buffer_data: StrictBool | None = None
+    buffer_limit: int | None = None
 
 
 class MnPreRegistration(_Strict):
@@ -376,6 +378,7 @@ class MnOptions(_Strict):
     timestamp_random_bits: int | None = None
     deferred_registration: StrictBool | None = None
     combined_method: StrictBool | None = None
+    uplink_buffer: int | None = None  # smooth handoff: uplink packets held across L2-LD
     link_events: StrictBool = True
 
 

@@ -515,6 +515,7 @@ class DataPlane:
         addresses: frozenset[IPv4Address] = frozenset(),
         home_interface: str | None = None,
         netlink: Netlink | None = None,
+        uplink_hold: bool = False,
     ) -> None:
         self.role = role
         self.address = address.packed
@@ -535,6 +536,11 @@ class DataPlane:
         self.proxy_arp: set[tuple[str, bytes]] = set()
         self.refused: set[tuple[bytes, bytes]] = set()  # (peer, home): RFC 4881 §8.2.2
         self.default_router: tuple[IPv4Address | None, str, bytes | None] = (None, "", None)
+        # MN, smooth handoff (``uplink_hold``): a TUN device takes the uplink while there is
+        # no router (the default route points into it); held until a router is set again.
+        self.uplink_hold = uplink_hold
+        self.held: list[bytes] | None = None  # None: not holding
+        self.hold_limit = 0
         self.drops: collections.Counter[str] = collections.Counter()
         self.counters: collections.Counter[str] = collections.Counter()
         self.tun_fd: int | None = None
@@ -559,7 +565,7 @@ class DataPlane:
             self.tunnel_sockets.append(sock)
         self.send_socket = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
         self.send_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 21)
-        if self.role == "mn":
+        if self.role == "mn" and not self.uplink_hold:
             return
         self.tun_fd, self.tun_name = open_tun(self.tun_name)
         with (
@@ -571,7 +577,7 @@ class DataPlane:
             stream.write("1")  # no IPv6 chatter into the TUN device
         if self.netlink is not None:
             self.netlink.link_up(self.tun_name)
-            if self.access_interfaces:
+            if self.access_interfaces and self.role != "mn":
                 self.netlink.default_route(self.tun_name, self.route_table)
                 for i, interface in enumerate(self.access_interfaces):
                     self.netlink.rule_iif(interface, self.route_table, self.rule_priority + i)
@@ -646,6 +652,13 @@ class DataPlane:
                         fw_source.packed if fw_source else self.address,
                         action.tunnel_mode,
                     )
+            case StartBuffering(limit=limit) if self.role == "mn":
+                # Smooth handoff: hold the uplink until a router is set again.
+                self.hold_limit = limit
+                if self.held is None:
+                    self.held = []
+                if self.default_router[0] is None:
+                    self._route_uplink_into_tun()
             case StartBuffering(home_address=home, limit=limit):
                 buffer = self.buffers.get(home.packed)
                 if buffer is None:
@@ -674,16 +687,33 @@ class DataPlane:
             case SetDefaultRouter(router=router, interface=interface, link_address=mac):
                 old_router, old_interface, _ = self.default_router
                 self.default_router = (router, interface, mac)
-                if nl is None:
-                    return
-                if old_router is not None and old_router != router:
-                    nl.remove_neighbour(old_router, old_interface)
-                if router is None:
-                    nl.remove_default_route(254)
-                    return
-                if mac is not None:
-                    nl.neighbour(router, mac, interface)
-                nl.default_route(interface, 254, gateway=router, source=self.home_address)
+                if nl is not None:
+                    if old_router is not None and old_router != router:
+                        nl.remove_neighbour(old_router, old_interface)
+                    if router is None:
+                        if self.held is not None:
+                            self._route_uplink_into_tun()
+                        else:
+                            nl.remove_default_route(254)
+                        return
+                    if mac is not None:
+                        nl.neighbour(router, mac, interface)
+                    nl.default_route(interface, 254, gateway=router, source=self.home_address)
+                if router is not None and self.held is not None:
+                    self.release_uplink()  # smooth handoff: the held uplink, in order
+
+    def _route_uplink_into_tun(self) -> None:
+        """MN: the default route into the TUN device (the uplink is held there)."""
+        if self.netlink is not None and self.tun_fd is not None:
+            self.netlink.default_route(self.tun_name, 254, source=self.home_address)
+
+    def release_uplink(self) -> None:
+        """MN: send the held uplink, oldest first, through the router just set (the kernel
+        routes each by the new default route); holding ends."""
+        held, self.held = self.held or [], None
+        for packet in held:
+            self.counters["uplink-released"] += 1
+            self.send(packet)
 
     # -------------------------------------------------------------- output
 
@@ -731,6 +761,15 @@ class DataPlane:
         """A packet the kernel forwarded (TTL already decremented) into the TUN device."""
         if len(packet) < 20 or packet[0] >> 4 != 4:
             self.drop("not-ipv4")
+            return
+        if self.role == "mn":  # the MN's own uplink, while it has no router
+            held = self.held
+            if held is None or self.default_router[0] is not None:
+                self.drop("no-default-router")
+            elif len(held) >= self.hold_limit:
+                self.drop("buffer-full")
+            else:
+                held.append(packet)
             return
         if packet[16:20] in self.bindings:
             self.intercept(packet, decremented=True)
@@ -893,6 +932,7 @@ class DataPlane:
                 str(IPv4Address(h)): {"held": len(b.packets), "limit": b.limit}
                 for h, b in sorted(self.buffers.items())
             },
+            "uplink_held": None if self.held is None else len(self.held),
             "duplicate_filters": {
                 str(IPv4Address(h)): f.window for h, f in sorted(self.duplicate_filters.items())
             },

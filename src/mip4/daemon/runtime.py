@@ -360,6 +360,7 @@ class Runtime:
             addresses=cfg.addresses,
             home_interface=core.home_interface if isinstance(core, HomeAgentConfig) else None,
             netlink=self.netlink,
+            uplink_hold=isinstance(core, MobileNodeConfig) and core.uplink_buffer > 0,
         )
         self.dataplane.open()  # before the first registration: tunnels are never refused
         dp = self.dataplane

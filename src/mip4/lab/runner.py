@@ -112,7 +112,12 @@ def _fa_rfc4881(i: int, fas: int, method: str, scenario: Any) -> str:
             for tunnel in (False, True):
                 out += _esp(i, j, tunnel, "out", j) + _esp(j, i, tunnel, "in", j)
     if method in POST_METHODS:
-        out += f"[post_registration]\ncombined = {_bool(method == 'combined')}\n"
+        protocol = scenario.protocol
+        out += (
+            f"[post_registration]\ncombined = {_bool(method == 'combined')}\n"
+            f"buffer_data = {_bool(protocol.smooth_handoff)}\n"
+            f"buffer_limit = {protocol.buffer_limit}\n"
+        )
         near = {k for j in _line_neighbours(i, fas) for k in (j, *_line_neighbours(j, fas))}
         for j in sorted(near - {i}):
             low, high = sorted((i, j))
@@ -159,6 +164,7 @@ def _configs(lab: Lab, scenario: Any, method: str) -> dict[str, str]:
             f"{_bool(method == 'standard-solicit' or method in PRE_METHODS)}\n"
             f"deferred_registration = {_bool(method in POST_METHODS)}\n"
             f"combined_method = {_bool(method == 'combined')}\n"
+            f"uplink_buffer = {protocol.buffer_limit if protocol.smooth_handoff else 0}\n"
             "link_events = false\n"
             f"{mn_pre}"
             f'[[security.mn_ha]]\npeer = "{HA_ADDRESS}"\n{mn_ha}'
