@@ -188,3 +188,33 @@ def test_rfc4881_problems_name_their_keys() -> None:
     data = _load("mn.toml")
     data["pre_registration"] = {"identify_by": "name"}
     assert _problems(data)[0].startswith("pre_registration.identify_by: Input should be")
+
+
+def test_smooth_handoff_and_multi_interface_options() -> None:
+    data = _load("mn.toml")
+    data["options"]["uplink_buffer"] = 32
+    data["mac"] = "02:00:00:00:01:01"
+    data["multi_interface"] = {"interface": "wlan1", "mac": "06:00:00:00:01:01", "hold_time": 0.2}
+    mn = parse_config(data)
+    assert isinstance(mn.core, MobileNodeConfig) and mn.core.uplink_buffer == 32
+    assert mn.second_radio == ("wlan1", bytes.fromhex("060000000101"))
+    assert mn.multi_interface_hold == 0.2
+    import random
+
+    from mip4.core.mn_multi_interface import MultiInterfaceMobileNode
+    from mip4.daemon.runtime import make_agent
+
+    agent: Any = make_agent(mn, random.Random(1))
+    assert isinstance(agent, MultiInterfaceMobileNode)
+    assert agent.order == (mn.core.interface, "wlan1") and agent.config.hold_time == 0.2
+    data["multi_interface"] = {"interface": data["interfaces"]["radio"], "mac": data["mac"]}
+    assert _problems(data) == [
+        "multi_interface.interface: must differ from interfaces.radio",
+        "multi_interface.mac: must differ from mac",
+    ]
+    fa = _load("fa.toml")
+    fa["post_registration"]["buffer_data"] = True
+    fa_config = parse_config(fa)
+    assert isinstance(fa_config.core, ForeignAgentConfig)
+    post = fa_config.core.post_registration
+    assert post is not None and post.buffer_data is True

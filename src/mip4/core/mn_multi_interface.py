@@ -30,6 +30,7 @@ before) it solicits and registers anew; the old one's timers then find nothing t
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 from dataclasses import dataclass
 from ipaddress import IPv4Address
@@ -37,6 +38,7 @@ from ipaddress import IPv4Address
 from mip4.core.actions import (
     Action,
     CancelTimer,
+    DropReason,
     Notify,
     SendPacket,
     SetDefaultRouter,
@@ -108,6 +110,14 @@ class MultiInterfaceMobileNode:
     @property
     def home_address(self) -> IPv4Address:
         return self.config.base.home_address
+
+    @property
+    def drops(self) -> collections.Counter[DropReason]:
+        """Both radios' drop counters (a driver's ``agent.drops``)."""
+        total: collections.Counter[DropReason] = collections.Counter()
+        for radio in self.radios.values():
+            total.update(radio.drops)
+        return total
 
     # ------------------------------------------------------------------ inputs
 

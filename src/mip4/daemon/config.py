@@ -382,6 +382,22 @@ class MnOptions(_Strict):
     link_events: StrictBool = True
 
 
+class MnMultiInterface(_Strict):
+    """RFC 4881 Appendix B (method ``multi-interface``): the MN's second radio; present,
+    the daemon runs :class:`~mip4.core.mn_multi_interface.MultiInterfaceMobileNode` with
+    ``interfaces.radio`` (and ``mac``) as the first interface and this one as the second."""
+
+    interface: InterfaceName
+    mac: str
+    hold_time: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.1
+
+    @field_validator("mac")
+    @classmethod
+    def _mac(cls, value: str) -> str:
+        parse_mac(value)
+        return value
+
+
 class MnFile(_Strict):
     role: Literal["mn"]
     name: str = Field(min_length=1)
@@ -394,6 +410,7 @@ class MnFile(_Strict):
     security: Security
     neighbours: list[Neighbour] = []
     pre_registration: MnPreRegistration | None = None
+    multi_interface: MnMultiInterface | None = None
     daemon: DaemonSection = DaemonSection()
 
 
@@ -452,6 +469,10 @@ class DaemonConfig:
     esp: tuple[EspEntry, ...]
     link_events: StrictBool = False
     source: Path | None = None
+    # MN, method multi-interface (RFC 4881 Appendix B): the second radio and its MAC, and
+    # how long both bindings are kept
+    second_radio: tuple[str, bytes] | None = None
+    multi_interface_hold: float = 0.1
 
     @property
     def addresses(self) -> frozenset[IPv4Address]:
@@ -738,6 +759,13 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Daem
         if neighbour.address in seen:
             problems.append(f"neighbours[{i}].address: {neighbour.address} appears twice")
         seen.add(neighbour.address)
+    if isinstance(model, MnFile) and model.multi_interface is not None:
+        if model.multi_interface.interface == model.interfaces.radio:
+            problems.append("multi_interface.interface: must differ from interfaces.radio")
+        if model.mac is None:
+            problems.append("mac: required with [multi_interface] (one MAC per radio)")
+        elif parse_mac(model.mac) == parse_mac(model.multi_interface.mac):
+            problems.append("multi_interface.mac: must differ from mac")
     if problems or core is None:
         raise ConfigError(problems or ["(top level): invalid configuration"])
     section = model.daemon
@@ -764,7 +792,18 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Daem
         esp=tuple(model.security.esp),
         link_events=isinstance(model, MnFile) and model.options.link_events,
         source=source,
+        **_multi_interface(model),
     )
+
+
+def _multi_interface(model: AnyFile) -> dict[str, Any]:
+    if not isinstance(model, MnFile) or model.multi_interface is None:
+        return {}
+    multi = model.multi_interface
+    return {
+        "second_radio": (multi.interface, parse_mac(multi.mac)),
+        "multi_interface_hold": multi.hold_time,
+    }
 
 
 def load_config(path: str | Path) -> DaemonConfig:

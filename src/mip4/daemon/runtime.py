@@ -187,6 +187,8 @@ def make_agent(config: DaemonConfig, rng: random.Random) -> Agent:
         from mip4.core.foreign_agent import ForeignAgent
 
         return ForeignAgent(core, random=rng)
+    if isinstance(core, MobileNodeConfig) and config.second_radio is not None:
+        return _multi_interface(config, core, rng)
     if isinstance(core, MobileNodeConfig):
         from mip4.core.mobile_node import MobileNode
 
@@ -195,6 +197,21 @@ def make_agent(config: DaemonConfig, rng: random.Random) -> Agent:
 
     assert isinstance(core, GatewayForeignAgentConfig)
     return GatewayForeignAgent(core, random=rng)
+
+
+def _multi_interface(config: DaemonConfig, core: MobileNodeConfig, rng: random.Random) -> Agent:
+    """RFC 4881 Appendix B: one MobileNode per radio, as the simulator builds it (every
+    interface solicits on L2-LU; FA care-of addresses, no regional registration)."""
+    from mip4.core.mn_multi_interface import MultiInterfaceConfig, MultiInterfaceMobileNode
+
+    assert config.second_radio is not None
+    base = dataclasses.replace(core, solicit_on_link_up=True, regional_registration=False)
+    multi = MultiInterfaceConfig(
+        base=base,
+        interfaces=((core.interface, core.mac), config.second_radio),
+        hold_time=config.multi_interface_hold,
+    )
+    return MultiInterfaceMobileNode(multi, random=rng)  # type: ignore[return-value]
 
 
 def _text(value: object) -> object:
@@ -344,6 +361,8 @@ class Runtime:
             address = core.address
         elif isinstance(core, MobileNodeConfig):
             link_source = (core.interface,)
+            if cfg.second_radio is not None:  # multi-interface: both radios
+                link_source += (cfg.second_radio[0],)
             address = core.home_address
             home = core.home_address
             self._radio_only = self.netlink is not None

@@ -21,6 +21,7 @@ loss and bandwidth are not emulated;
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import random
 import subprocess
@@ -37,6 +38,8 @@ from mip4.lab.topology import (
     HA_ADDRESS,
     MN_HOME_ADDRESS,
     MN_MAC,
+    MN_MAC2,
+    MN_RADIO2,
     Lab,
     LabError,
     fa_address,
@@ -51,7 +54,10 @@ LAB_METHODS = (
     "post-source",
     "post-target",
     "combined",
+    "multi-interface",
 )
+MULTI_INTERFACE = "multi-interface"  # RFC 4881 Appendix B: two radios, make before break
+RADIOS = {"mn-radio": MN_MAC, MN_RADIO2: MN_MAC2}
 PRE_METHODS = ("pre-mobile", "pre-source", "pre-target", "combined")
 POST_METHODS = ("post-source", "post-target", "combined")
 ANTICIPATORY_TRIGGER = {
@@ -170,6 +176,11 @@ def _configs(lab: Lab, scenario: Any, method: str) -> dict[str, str]:
             f'[[security.mn_ha]]\npeer = "{HA_ADDRESS}"\n{mn_ha}'
         ),
     }
+    if method == MULTI_INTERFACE:
+        configs["mn"] += (
+            f'[multi_interface]\ninterface = "{MN_RADIO2}"\nmac = "{MN_MAC2}"\n'
+            f"hold_time = {protocol.multi_interface_hold_ms / 1000.0}\n"
+        )
     gfa_fa = ""
     if lab.gfa:  # RFC 4857 §11: FA-GFA and MN-GFA associations
         configs["gfa"] = (
@@ -326,6 +337,60 @@ def _sleep_until(deadline: float) -> None:
         time.sleep(delay)
 
 
+def _move_two_radios(
+    run: _Run, lab: Lab, moves: list[Any], start: float, lead: float, l2_handoff: float
+) -> list[tuple[str, float, int, int, dict[str, object]]]:
+    """The radio controller of method ``multi-interface`` (as :mod:`mip4.sim.radio` does
+    it): the free radio joins the new cell ``lead`` before the old radio leaves its cell
+    (L2-LU on its interface at the MN and at the nFA, with that radio's MAC); when both
+    radios are busy the move waits for the next radio to leave its cell, then joins after
+    ``l2_handoff`` (break before make). Returns the MN's L2 records."""
+    events: list[tuple[str, float, int, int, dict[str, object]]] = []
+    in_cell: dict[int, str] = {}  # 0-based cell -> radio attached to it
+    first = moves[0].source if moves else None
+    if first is not None:
+        in_cell[first] = "mn-radio"
+    came_up: dict[int, float] = {}
+    waiting: list[Any] = []
+    queue: list[tuple[float, int, str, Any]] = []
+    for n, move in enumerate(moves):
+        heapq.heappush(queue, (max(0.0, move.time - lead), n, "up", move))
+        heapq.heappush(queue, (move.time, n, "down", move))
+    order = len(moves)
+    while queue:
+        at, _, what, move = heapq.heappop(queue)
+        _sleep_until(start + at)
+        old, new = move.source, move.target
+        if what == "up":
+            free = [r for r in RADIOS if r not in in_cell.values()]
+            if not free or new in in_cell:
+                waiting.append(move)
+                continue
+            radio = free[0]
+            lab.set_link(new + 1, True, radio)
+            in_cell[new] = radio
+            came_up[new] = time.monotonic()
+            run.trigger("mn", "L2-LU", interface=radio, fa=fa_address(new + 1), ap=str(new + 1))
+            run.trigger(f"fa{new + 1}", "L2-LU", interface="fa-ap", mn=RADIOS[radio],
+                        home=MN_HOME_ADDRESS)  # fmt: skip
+            continue
+        leaving = in_cell.pop(old, None)
+        if leaving is None:
+            continue
+        lab.set_link(old + 1, False, leaving)
+        fields: dict[str, object] = {"make_before_break": True}
+        if new in came_up:
+            fields["new_link_up"] = came_up.pop(new)
+        events.append(("L2-LD", time.monotonic(), old, new, fields))
+        run.trigger("mn", "L2-LD", interface=leaving)
+        run.trigger(f"fa{old + 1}", "L2-LD", interface="fa-ap", mn=RADIOS[leaving],
+                    home=MN_HOME_ADDRESS)  # fmt: skip
+        if waiting:
+            order += 1
+            heapq.heappush(queue, (at + l2_handoff, order, "up", waiting.pop(0)))
+    return events
+
+
 def run_lab(
     scenario: Any, method: str, *, lab: Lab, seed: int | None = None, keep: bool = False
 ) -> dict[str, Any]:
@@ -376,7 +441,7 @@ def run_lab(
     )
     workdir = Path(tempfile.mkdtemp(prefix="mip4lab-"))
     run = _Run(lab, workdir)
-    l2_events: list[tuple[str, float, int, int]] = []
+    l2_events: list[tuple[str, float, int, int, dict[str, object]]] = []
     emulation: list[list[str]] = []  # commands that undo what was set up in the core
     core = lab.ns("core")
     try:
@@ -437,8 +502,11 @@ def run_lab(
         schedule: list[tuple[float, int, str, Any]] = []
         anticipatory = ANTICIPATORY_TRIGGER.get(method)
         lead = radio.trigger_lead_ms / 1000.0
+        if method == MULTI_INTERFACE:
+            moves = [m for m in mobility.moves if m.time <= duration]
+            l2_events += _move_two_radios(run, lab, moves, start, lead, l2_handoff)
         for n, move in enumerate(mobility.moves):
-            if move.time > duration:
+            if move.time > duration or method == MULTI_INTERFACE:
                 break
             if anticipatory is not None:
                 schedule.append((max(0.0, move.time - lead), n, "anticipate", move))
@@ -459,12 +527,12 @@ def run_lab(
                     run.trigger(f"fa{new_fa}", "L2-TT", **mn_id, **old_id)
             elif what == "down":
                 lab.set_link(old_fa, False)
-                l2_events.append(("L2-LD", time.monotonic(), move.source, move.target))
+                l2_events.append(("L2-LD", time.monotonic(), move.source, move.target, {}))
                 run.trigger("mn", "L2-LD", interface="mn-radio")
                 run.trigger(f"fa{old_fa}", "L2-LD", interface="fa-ap", **mn_id)
             else:
                 lab.set_link(new_fa, True)
-                l2_events.append(("L2-LU", time.monotonic(), move.source, move.target))
+                l2_events.append(("L2-LU", time.monotonic(), move.source, move.target, {}))
                 run.trigger("mn", "L2-LU", interface="mn-radio", **new_id)
                 run.trigger(f"fa{new_fa}", "L2-LU", interface="fa-ap", **mn_id)
         for process in cbr.values():
@@ -480,13 +548,16 @@ def run_lab(
 
     metrics = Metrics()
     events: list[tuple[float, int, Any]] = []  # (time, 0: L2 record / 1: data, item)
-    for kind, t, source, target in l2_events:
+    for kind, t, source, target, extra in l2_events:
+        came_up = extra.get("new_link_up")
+        if isinstance(came_up, float):
+            extra = {**extra, "new_link_up": came_up - start}
         record = TraceRecord(
             t - start,
             "MN1",
             "l2",
             kind,
-            fields={"mn": "MN1", "from": f"FA{source + 1}", "to": f"FA{target + 1}"},
+            fields={"mn": "MN1", "from": f"FA{source + 1}", "to": f"FA{target + 1}", **extra},
         )
         events.append((t - start, 0, record))
     for flow, sender, receiver in (("down", "cn", "mn"), ("up", "mn", "cn")):
@@ -531,7 +602,7 @@ def run_lab(
                 "core_jitter_ms": scenario.topology.jitter_ms,
                 "not_emulated": ["air delay and loss", "bandwidth"],
             },
-            "registered_with": statuses["mn"]["agent"].get("default_router"),
+            "registered_with": _registered_with(statuses["mn"]["agent"]),
             "ha_bindings": statuses["ha"]["agent"].get("bindings", {}),
             "drops": {
                 role: {
@@ -543,6 +614,13 @@ def run_lab(
             },
         },
     }
+
+
+def _registered_with(agent: dict[str, Any]) -> Any:
+    """The MN's default router (a two-radio MN's: its active interface's)."""
+    if "interfaces" in agent:
+        return agent["interfaces"].get(agent.get("active"), {}).get("default_router")
+    return agent.get("default_router")
 
 
 __all__ = ["LAB_METHODS", "run_lab"]

@@ -12,7 +12,9 @@
 
 Namespaces are ``<prefix>-cn``, ``-core``, ``-ha``, ``-fa1`` ... ``-faN``, ``-mn``. The MN
 has one veth per access point and one bridge (the MN's single radio interface, with a fixed
-MAC): the radio is "attached" to the access point whose veth is enslaved to the bridge. Addresses:
+MAC): the radio is "attached" to the access point whose veth is enslaved to the bridge. A
+second bridge, ``mn-radio2`` (MAC 06:00:00:00:01:01), is the second radio of method
+``multi-interface``. Addresses:
 CN 198.18.10.2, HA 198.18.1.1, FA i 198.18.(20+i).1 (also on its access link, /32), core
 198.18.x.254 on each link.
 """
@@ -37,6 +39,10 @@ HOME_NETWORK = "198.18.2.0/24"
 HOME_GATEWAY = "198.18.2.1"
 MN_HOME_ADDRESS = "198.18.2.10"
 MN_MAC = "02:00:00:00:01:01"
+# method multi-interface (RFC 4881 Appendix B): the MN's second radio, a second bridge with
+# the MAC the simulator gives it (mip4.sim.multi_radio.second_mac)
+MN_RADIO2 = "mn-radio2"
+MN_MAC2 = "06:00:00:00:01:01"
 MAX_FAS = 20
 
 
@@ -142,6 +148,12 @@ class Lab:
         _ip("-n", mn, "link", "set", "mn-keep", "master", "mn-radio")
         for link in ("mn-keep", "mn-keepp", "mn-radio"):
             _ip("-n", mn, "link", "set", link, "up")
+        # the second radio (method multi-interface): the same, with no address of its own
+        _ip("-n", mn, "link", "add", MN_RADIO2, "address", MN_MAC2, "type", "bridge")
+        _ip("-n", mn, "link", "add", "mn-keep2", "type", "veth", "peer", "name", "mn-keep2p")
+        _ip("-n", mn, "link", "set", "mn-keep2", "master", MN_RADIO2)
+        for link in ("mn-keep2", "mn-keep2p", MN_RADIO2):
+            _ip("-n", mn, "link", "set", link, "up")
         for i in range(1, self.fas + 1):
             fa = self.ns(f"fa{i}")
             _ip("-n", core, "link", "add", f"core-fa{i}", "type", "veth", "peer", "name",
@@ -176,14 +188,15 @@ class Lab:
         for i in range(1, self.fas + 1):
             self.set_link(i, i == index)
 
-    def set_link(self, index: int, up: bool) -> None:
-        """Attach (``up``) or detach the MN's veth to access point ``index``.
+    def set_link(self, index: int, up: bool, radio: str = "mn-radio") -> None:
+        """Attach (``up``) or detach the MN's veth to access point ``index`` (to the bridge
+        ``radio``: the second radio is ``MN_RADIO2``).
 
         Links stay administratively up: toggling them would make the kernel's link watch
         delay the bridge port by up to a second; (de)enslaving takes effect at once."""
         mn = self.ns("mn")
         if up:
-            _ip("-n", mn, "link", "set", f"mn-ap{index}", "master", "mn-radio")
+            _ip("-n", mn, "link", "set", f"mn-ap{index}", "master", radio)
         else:
             _ip("-n", mn, "link", "set", f"mn-ap{index}", "nomaster")
 
@@ -219,6 +232,8 @@ __all__ = [
     "HA_ADDRESS",
     "MN_HOME_ADDRESS",
     "MN_MAC",
+    "MN_MAC2",
+    "MN_RADIO2",
     "Lab",
     "LabError",
     "fa_address",
