@@ -224,6 +224,9 @@ RTN_UNICAST = 1
 RT_TABLE_MAIN = 254
 
 
+_NOT_INSTALLED: tuple[object, ...] = (object(),)
+
+
 def _rta(kind: int, value: bytes) -> bytes:
     return _RTA.pack(4 + len(value), kind) + value + b"\0" * (-len(value) % 4)
 
@@ -370,7 +373,8 @@ class Netlink:
 
     def _unchanged(self, key: tuple[object, ...], params: tuple[object, ...]) -> bool:
         """True when ``key`` is installed with ``params`` already (no netlink round trip)."""
-        return key in self.installed and self.params.get(key) == params
+        # (params holds exactly the installed keys: one lookup)
+        return self.params.get(key, _NOT_INSTALLED) == params
 
     def _remove(self, key: tuple[object, ...]) -> None:
         self.params.pop(key, None)

@@ -7,7 +7,9 @@ difference between the wall clock and the loop clock when it starts.
 Timers: ``StartTimer`` arms ``loop.call_at`` under its key (re-arming for an earlier
 deadline replaces the handle; for a later one, as every re-registration does, the armed
 handle re-arms itself for the latest deadline when it fires, so the agent still sees the
-timer exactly at its last deadline), ``CancelTimer`` removes it; a timer fires with
+timer exactly at its last deadline), ``CancelTimer`` marks it cancelled (its handle, still
+armed, then does nothing, unless the key is started again first: a pending request's timer
+is cancelled by each reply and started by the next request); a timer fires with
 ``now = max(loop time, deadline)`` and the agent itself ignores stale ones.
 
 Receiving (everything becomes a :class:`~mip4.core.packets.ReceivedPacket`):
@@ -260,14 +262,14 @@ def _multicast_mac(address: bytes) -> bytes:
 
 class _Timer:
     """One armed timer: its loop handle, the deadline it is armed for, and the latest
-    deadline the agent asked for (later when re-armed while pending)."""
+    deadline the agent asked for (later when re-armed while pending; None: cancelled)."""
 
     __slots__ = ("armed", "due", "handle")
 
     def __init__(self, handle: asyncio.TimerHandle, deadline: float) -> None:
         self.handle = handle
         self.armed = deadline
-        self.due = deadline
+        self.due: float | None = deadline
 
 
 class Runtime:
@@ -518,9 +520,12 @@ class Runtime:
                     handle = loop.call_at(deadline, self._fire, key, deadline)
                     self.timers[key] = _Timer(handle, deadline)
                 case CancelTimer(key=key):
-                    timer = self.timers.pop(key, None)
+                    timer = self.timers.get(key)
                     if timer is not None:
-                        timer.handle.cancel()
+                        # The handle stays armed (a pending request's timer is cancelled by
+                        # every reply and started again by the next request): firing does
+                        # nothing unless the timer was started again meanwhile.
+                        timer.due = None
                 case Dropped(reason=reason, detail=detail, source=source):
                     if not log.isEnabledFor(logging.DEBUG):
                         continue
@@ -561,15 +566,20 @@ class Runtime:
 
     def _fire(self, key: TimerKey, deadline: float) -> None:
         timer = self.timers.get(key)
-        if timer is not None and timer.due > deadline:
-            # Re-armed for later while this handle was pending (a re-registration extends a
-            # lifetime): wait for the latest deadline instead of cancelling and re-arming a
-            # loop handle per message.
-            assert self.loop is not None
-            timer.handle = self.loop.call_at(timer.due, self._fire, key, timer.due)
-            timer.armed = timer.due
-            return
-        self.timers.pop(key, None)
+        if timer is not None:
+            due = timer.due
+            if due is None:
+                del self.timers[key]  # cancelled while armed
+                return
+            if due > deadline:
+                # Started again for later while this handle was pending (a re-registration
+                # extends a lifetime): wait for the latest deadline instead of cancelling
+                # and re-arming a loop handle per message.
+                assert self.loop is not None
+                timer.handle = self.loop.call_at(due, self._fire, key, due)
+                timer.armed = due
+                return
+            del self.timers[key]
         assert self.agent is not None
         now = max(self.now(), deadline)
         self._guard(lambda: self.execute(self.agent.timer_expired(key, now)))  # type: ignore[union-attr]
@@ -839,7 +849,7 @@ class Runtime:
                     name: {"messages": n, "bytes": b}
                     for name, (n, b) in sorted(self.sent_by_interface.items())
                 },
-                "timers": len(self.timers),
+                "timers": sum(1 for timer in self.timers.values() if timer.due is not None),
             },
         }
 
