@@ -39,6 +39,7 @@ from mip4.core.registration import (
     check_single,
     expiry,
     granted,
+    is_multicast,
     keep_through_authorization,
     raw_request,
     reply_to,
@@ -399,7 +400,7 @@ class ForeignAgentRegistration(Agent):
         if sa is not None:
             reply = seal_with(reply, MobileForeignAuthentication, sa)
         source = ip_destination
-        if source in (ALL_MOBILITY_AGENTS, LIMITED_BROADCAST) or source.is_multicast:
+        if source in (ALL_MOBILITY_AGENTS, LIMITED_BROADCAST) or is_multicast(source):
             source = cfg.address
         destination = reply.home_address
         if destination.is_unspecified:

@@ -58,6 +58,7 @@ from mip4.core.registration import (
     count,
     expiry,
     granted,
+    is_multicast,
     raw_request,
     remaining,
     reply_to,
@@ -188,11 +189,13 @@ class HomeAgent(Agent):
         sa = self.config.mn_ha.get(request.home_address)
         if sa is None:
             return [self._drop(DropReason.NO_SECURITY_ASSOCIATION, "unknown home address", packet)]
-        if count(request.extensions, MobileHomeAuthentication) == 0:
+        auth = next(
+            (e for e in request.extensions if isinstance(e, MobileHomeAuthentication)), None
+        )
+        if auth is None:
             # §3.8.2.1 (a): "without any authorization-enabling extension ... MUST silently
             # discard".
             return [self._drop(DropReason.MISSING_AUTHENTICATION, "no MN-HA extension", packet)]
-        auth = next(e for e in request.extensions if isinstance(e, MobileHomeAuthentication))
         if auth.spi != sa.spi:
             return [
                 self._drop(DropReason.NO_SECURITY_ASSOCIATION, f"unknown SPI {auth.spi}", packet)
@@ -409,7 +412,7 @@ class HomeAgent(Agent):
         if fa_sa is not None and packet.source != reply.home_address:
             sealed = seal_with(sealed, ForeignHomeAuthentication, fa_sa)
         source = packet.destination
-        if source.is_multicast or source in self._broadcasts:
+        if is_multicast(source) or source in self._broadcasts:
             source = self.config.address  # §3.8.3.1: unicast address for broadcast requests
         at_home = packet.source == reply.home_address
         return SendPacket(

@@ -93,6 +93,12 @@ def mode_flags(mode: TunnelMode) -> RegistrationFlags:
     return RegistrationFlags.NONE
 
 
+def is_multicast(address: IPv4Address) -> bool:
+    """``address.is_multicast`` (224.0.0.0/4) by integer arithmetic: ipaddress answers it
+    through a network membership test, slowly, and every reply asks."""
+    return int(address) >> 28 == 0xE
+
+
 def wants_reverse_tunnel(flags: RegistrationFlags) -> bool:
     return int.__and__(flags, _T) != 0  # RFC 3024 §3.2
 
@@ -395,6 +401,7 @@ __all__ = [
     "count",
     "expiry",
     "granted",
+    "is_multicast",
     "keep_through_authorization",
     "mode_flags",
     "raw_request",
