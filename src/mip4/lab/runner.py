@@ -370,9 +370,9 @@ def _move_two_radios(
             lab.set_link(new + 1, True, radio)
             in_cell[new] = radio
             came_up[new] = time.monotonic()
-            run.trigger("mn", "L2-LU", interface=radio, fa=fa_address(new + 1), ap=str(new + 1))
             run.trigger(f"fa{new + 1}", "L2-LU", interface="fa-ap", mn=RADIOS[radio],
                         home=MN_HOME_ADDRESS)  # fmt: skip
+            run.trigger("mn", "L2-LU", interface=radio, fa=fa_address(new + 1), ap=str(new + 1))
             continue
         leaving = in_cell.pop(old, None)
         if leaving is None:
@@ -533,8 +533,10 @@ def run_lab(
             else:
                 lab.set_link(new_fa, True)
                 l2_events.append(("L2-LU", time.monotonic(), move.source, move.target, {}))
-                run.trigger("mn", "L2-LU", interface="mn-radio", **new_id)
+                # the nFA first: what its L2-LU installs (POST's proxy ARP for the anchor)
+                # is in place when the MN, at its own, sends (or releases held) packets
                 run.trigger(f"fa{new_fa}", "L2-LU", interface="fa-ap", **mn_id)
+                run.trigger("mn", "L2-LU", interface="mn-radio", **new_id)
         for process in cbr.values():
             process.wait(duration + 30)
         statuses = {role: run.status(role) for role in run.sockets}

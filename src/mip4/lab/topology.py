@@ -163,6 +163,9 @@ class Lab:
             _ip("-n", fa, "link", "add", "fa-ap", "type", "veth", "peer", "name", f"mn-ap{i}",
                 "netns", mn)  # fmt: skip
             _ip("-n", fa, "addr", "add", f"{fa_address(i)}/32", "dev", "fa-ap")
+            # POST-REGISTRATION's proxy ARP (RFC 4881 §4.1) answers at once, not after the
+            # kernel's random proxy_delay (up to 0.8 s, in which the MN's uplink waits)
+            _ip("netns", "exec", fa, "sysctl", "-qw", "net.ipv4.neigh.fa-ap.proxy_delay=0")
             _ip("-n", mn, "link", "set", f"mn-ap{i}", "up")
             for link in ("fa-core", "fa-ap"):
                 _ip("-n", fa, "link", "set", link, "up")
