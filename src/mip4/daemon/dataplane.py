@@ -222,6 +222,7 @@ NDA_DST, NDA_LLADDR = 1, 2
 RTPROT_STATIC = 4
 RTN_UNICAST = 1
 RT_TABLE_MAIN = 254
+SIOCGIFINDEX = 0x8933
 
 
 _NOT_INSTALLED: tuple[object, ...] = (object(),)
@@ -339,12 +340,18 @@ class Netlink:
         return self._worker.submit(lambda: list_or_value(function(*args, **kwargs))).result()
 
     def ifindex(self, name: str) -> int:
-        # One ioctl in this namespace (pyroute2's link_lookup dumps every link: a first
-        # registration paid for two such dumps).
+        # One SIOCGIFINDEX ioctl on the open rtnetlink socket, in this namespace (pyroute2's
+        # link_lookup dumped every link; if_nametoindex opens and closes a socket per call).
+        raw = name.encode()
         try:
-            return socket.if_nametoindex(name)
+            if len(raw) >= 16 or b"\0" in raw:
+                raise OSError(errno.ENODEV, "")
+            request = struct.pack("16sI12x", raw, 0)
+            reply = fcntl.ioctl(self.rt.sock.fileno(), SIOCGIFINDEX, request)
         except OSError:
             raise OSError(errno.ENODEV, f"no interface {name!r}") from None
+        index: int = struct.unpack_from("I", reply, 16)[0]
+        return index
 
     def mac(self, name: str) -> bytes | None:
         links = self.call("get_links", self.ifindex(name))
