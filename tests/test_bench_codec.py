@@ -52,7 +52,7 @@ def test_json_to_file_and_table(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert capsys.readouterr().out == ""
     assert main(["bench", "codec", "--quick"]) == 0
     out = capsys.readouterr().out
-    assert "scapy MobileIPRRQ" in out and "registration_request_mn_ha" in out
+    assert "scapy MobileIP (same RRQ bytes)" in out and "registration_request_mn_ha" in out
     assert "goal: 20x" in out
 
 
@@ -144,3 +144,14 @@ def test_seal_of_a_decoded_message_equals_seal_of_a_built_one() -> None:
     built = seal(dataclasses.replace(decoded), template, b"fa-ha-key")
     assert relayed == built and relayed.encode() == built.encode()
     assert verify(relayed, len(relayed.extensions) - 1, b"fa-ha-key")
+
+
+def test_baseline_must_read_the_same_fields() -> None:
+    """scapy's ``MobileIPRRQ`` alone has no Type field and misreads every field after it: the
+    bench refuses such a baseline instead of timing it."""
+    from scapy.layers.mobileip import MobileIP, MobileIPRRQ
+
+    data = codec.registration_request_case().data
+    codec._check_scapy_reading(MobileIP(data), data)  # the right parse passes
+    with pytest.raises(codec.BenchError, match="reads the Registration Request as"):
+        codec._check_scapy_reading(MobileIP(type=1) / MobileIPRRQ(data), data)
