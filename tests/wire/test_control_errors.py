@@ -7,6 +7,8 @@ RFC 4857 §10.1-10.2, RFC 4881 §4.5-4.6) and the extension formats (RFC 5944 §
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address
+
 import pytest
 
 from mip4.errors import LocalUsageError, Mip4Error
@@ -22,11 +24,14 @@ from mip4.wire.errors import (
 )
 from mip4.wire.extensions import (
     GeneralizedAuthentication,
+    GfaIpAddress,
+    HierarchicalForeignAgent,
     LinkLayerAddress,
     MnFaChallenge,
     MobileHomeAuthentication,
     MobileNodeNai,
     Padding,
+    RegionalRegistrationLifetime,
     UnknownSkippableExtension,
 )
 from mip4.wire.handoff import HandoffReply, HandoffRequest
@@ -347,11 +352,27 @@ def test_lla_value_errors(ext: str, cls: type[DecodeError], field: str, offset: 
 
 
 @pytest.mark.parametrize(
-    "ext", ["2e 06 0100 c6336401", "8c 06 0001 c0000202", "8e 06 8000 00000258"]
+    ("ext", "reserved"),
+    [("2e 06 0100 c6336401", 0x0100), ("8c 06 0001 c0000202", 1), ("8e 06 8000 00000258", 0x8000)],
 )
-def test_extension_reserved_bytes(ext: str) -> None:
-    """RFC 4857 §9.1, §9.2, §9.4: the two reserved bytes before the value."""
-    expect(RRQ + parse_hex(ext), ReservedValueError, "extension.reserved", E + 2)
+def test_extension_reserved_bytes_kept(ext: str, reserved: int) -> None:
+    """RFC 4857 §9.1, §9.2, §9.4 only draw the two reserved bytes (no "must be zero" on
+    receipt): a non-zero value is no error, is kept, and is re-encoded as received, so a
+    skippable 140/142 cannot make a whole message undecodable."""
+    data = RRQ + parse_hex(ext)
+    message = decode_control_message(data)
+    (extension,) = message.extensions
+    assert extension.reserved == reserved  # type: ignore[union-attr]
+    assert extension.to_dict()["reserved"] == reserved
+    assert message.encode() == data
+
+
+@pytest.mark.parametrize("cls", [GfaIpAddress, HierarchicalForeignAgent])
+def test_extension_reserved_out_of_range_is_local_usage(cls: type[GfaIpAddress]) -> None:
+    with pytest.raises(LocalUsageError, match="16 bits"):
+        cls(address=IPv4Address("192.0.2.1"), reserved=0x10000).encode()
+    with pytest.raises(LocalUsageError, match="16 bits"):
+        RegionalRegistrationLifetime(lifetime=1, reserved=-1).encode()
 
 
 # --- extensions: unknown non-skippable -------------------------------------------------------

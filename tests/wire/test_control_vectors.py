@@ -115,7 +115,7 @@ def build_extension(d: dict[str, Any]) -> ControlExtension:
                 subtype=d["sub_type"], spi=d["spi"], authenticator=bytes.fromhex(d["authenticator"])
             )
         case 46:
-            return GfaIpAddress(address=IPv4Address(d["address"]))
+            return GfaIpAddress(address=IPv4Address(d["address"]), reserved=d.get("reserved", 0))
         case 130:
             return EncapsulatingDeliveryStyle()
         case 131:
@@ -125,13 +125,17 @@ def build_extension(d: dict[str, Any]) -> ControlExtension:
         case 138:
             return LinkLayerAddress(value=build_lla(d["sub_type"], d["value"]))
         case 140:
-            return HierarchicalForeignAgent(address=IPv4Address(d["address"]))
+            return HierarchicalForeignAgent(
+                address=IPv4Address(d["address"]), reserved=d.get("reserved", 0)
+            )
         case 141:
             return ReplayProtectionStyle(
                 style=d["style"], initial_identification=d.get("initial_identification")
             )
         case 142:
-            return RegionalRegistrationLifetime(lifetime=d["lifetime"])
+            return RegionalRegistrationLifetime(
+                lifetime=d["lifetime"], reserved=d.get("reserved", 0)
+            )
         case _:
             return UnknownSkippableExtension(ext_type=ext_type, data=bytes.fromhex(d["data"]))
 

@@ -29,7 +29,6 @@ from mip4.wire._util import ipv4
 from mip4.wire.errors import (
     AuthenticatorLengthError,
     LengthError,
-    ReservedValueError,
     TruncatedError,
     UnknownMandatoryExtension,
 )
@@ -68,6 +67,13 @@ _AUTH_HEADER = struct.Struct("!BBI")  # Type, Length, SPI
 _LONG_HEADER = struct.Struct("!BBHI")  # Type, Sub-Type, Length, SPI
 _ADDR_EXT = struct.Struct("!BBH4s")  # Type, Length=6, Reserved, address (RFC 4857 §9)
 _LIFETIME_EXT = struct.Struct("!BBHI")  # Type, Length=6, Reserved, lifetime
+
+
+def _reserved16(value: int) -> int:
+    """A 16-bit reserved field value, refusing what two bytes cannot hold (a caller's mistake)."""
+    if not 0 <= value <= 0xFFFF:
+        raise LocalUsageError(f"reserved value {value} does not fit in 16 bits")
+    return value
 
 
 def _length(value: int, maximum: int) -> int:
@@ -262,37 +268,49 @@ class MnFaChallenge:
 class GfaIpAddress:
     """GFA IP Address extension, type 46, non-skippable (RFC 4857 §9.1).
 
-    ``Type | Length = 6 | Reserved (2) | GFA IP Address``.
+    ``Type | Length = 6 | Reserved (2) | GFA IP Address``. RFC 4857 only draws the reserved
+    bytes (no "must be zero" on receipt): we send zero, keep what arrives in ``reserved`` and
+    re-encode it as received.
     """
 
     TYPE: ClassVar[int] = ControlExtensionType.GFA_IP_ADDRESS
     address: IPv4Address
+    reserved: int = 0
 
     def encode(self) -> bytes:
-        return _ADDR_EXT.pack(self.TYPE, 6, 0, self.address.packed)
+        return _ADDR_EXT.pack(self.TYPE, 6, _reserved16(self.reserved), self.address.packed)
 
     def to_dict(self) -> dict[str, object]:
-        return {"type": int(self.TYPE), "name": "gfa_ip_address", "address": str(self.address)}
+        return {
+            "type": int(self.TYPE),
+            "name": "gfa_ip_address",
+            "address": str(self.address),
+            "reserved": self.reserved,
+        }
 
 
 @dataclass(frozen=True, slots=True)
 class HierarchicalForeignAgent:
     """Hierarchical Foreign Agent (HFA) extension, type 140 in control messages (RFC 4857 §9.2).
 
-    ``Type | Length = 6 | Reserved (2) | FA IP Address``. Not the router-discovery LLA.
+    ``Type | Length = 6 | Reserved (2) | FA IP Address``. Not the router-discovery LLA. The
+    reserved bytes are kept in ``reserved`` and re-encoded as received (see
+    :class:`GfaIpAddress`).
     """
 
     TYPE: ClassVar[int] = ControlExtensionType.HIERARCHICAL_FOREIGN_AGENT
     address: IPv4Address
+    reserved: int = 0
 
     def encode(self) -> bytes:
-        return _ADDR_EXT.pack(self.TYPE, 6, 0, self.address.packed)
+        return _ADDR_EXT.pack(self.TYPE, 6, _reserved16(self.reserved), self.address.packed)
 
     def to_dict(self) -> dict[str, object]:
         return {
             "type": int(self.TYPE),
             "name": "hierarchical_foreign_agent",
             "address": str(self.address),
+            "reserved": self.reserved,
         }
 
 
@@ -335,19 +353,23 @@ class RegionalRegistrationLifetime:
     """Regional Registration Lifetime extension, type 142 (RFC 4857 §9.4).
 
     ``Type | Length = 6 | Reserved (2) | Lifetime (32)``; 0 deregistered, 0xFFFF infinite.
+    The reserved bytes are kept in ``reserved`` and re-encoded as received (see
+    :class:`GfaIpAddress`).
     """
 
     TYPE: ClassVar[int] = ControlExtensionType.REGIONAL_REGISTRATION_LIFETIME
     lifetime: int
+    reserved: int = 0
 
     def encode(self) -> bytes:
-        return _LIFETIME_EXT.pack(self.TYPE, 6, 0, self.lifetime)
+        return _LIFETIME_EXT.pack(self.TYPE, 6, _reserved16(self.reserved), self.lifetime)
 
     def to_dict(self) -> dict[str, object]:
         return {
             "type": int(self.TYPE),
             "name": "regional_registration_lifetime",
             "lifetime": self.lifetime,
+            "reserved": self.reserved,
         }
 
 
@@ -479,13 +501,13 @@ def _decode_one(ext_type: int, data: bytes, pos: int, start: int, end: int) -> C
         ControlExtensionType.HIERARCHICAL_FOREIGN_AGENT,
     ):
         _expect_length(body, 6, pos)
-        _expect_reserved(body[:2], start)
         cls = (
             GfaIpAddress
             if ext_type == ControlExtensionType.GFA_IP_ADDRESS
             else HierarchicalForeignAgent
         )
-        return cls(address=ipv4(body[2:6]))
+        # RFC 4857 §9.1, §9.2 only draw the reserved bytes: kept, not rejected.
+        return cls(address=ipv4(body[2:6]), reserved=int.from_bytes(body[:2], "big"))
     if ext_type == ControlExtensionType.REPLAY_PROTECTION_STYLE:
         if len(body) == 2:
             return ReplayProtectionStyle(style=int.from_bytes(body, "big"))
@@ -496,8 +518,10 @@ def _decode_one(ext_type: int, data: bytes, pos: int, start: int, end: int) -> C
         )
     if ext_type == ControlExtensionType.REGIONAL_REGISTRATION_LIFETIME:
         _expect_length(body, 6, pos)
-        _expect_reserved(body[:2], start)
-        return RegionalRegistrationLifetime(lifetime=int.from_bytes(body[2:], "big"))
+        # RFC 4857 §9.4 only draws the reserved bytes: kept, not rejected.
+        return RegionalRegistrationLifetime(
+            lifetime=int.from_bytes(body[2:], "big"), reserved=int.from_bytes(body[:2], "big")
+        )
     if ext_type < 128:
         raise UnknownMandatoryExtension(ext_type, offset=pos)
     return UnknownSkippableExtension(ext_type=ext_type, data=body)
@@ -542,13 +566,6 @@ def _expect_length(body: bytes, length: int, pos: int) -> None:
     if len(body) != length:
         raise LengthError(
             f"Length must be {length}, got {len(body)}", field="extension.length", offset=pos + 1
-        )
-
-
-def _expect_reserved(raw: bytes, offset: int) -> None:
-    if any(raw):
-        raise ReservedValueError(
-            "reserved bytes must be zero", field="extension.reserved", offset=offset
         )
 
 
