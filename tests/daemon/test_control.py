@@ -25,7 +25,14 @@ from mip4.core.triggers import (
     SourceTrigger,
     TargetTrigger,
 )
-from mip4.daemon.control import ControlServer, TriggerError, parse_trigger, parse_words
+from mip4.daemon.control import (
+    ControlServer,
+    ControlSocketError,
+    TriggerError,
+    check_socket_directory,
+    parse_trigger,
+    parse_words,
+)
 
 MAC = "02:00:00:00:01:01"
 
@@ -194,3 +201,70 @@ def test_trigger_and_status_commands(tmp_path: Path, capsys: pytest.CaptureFixtu
         LinkDown(interface="r0"),
         MobileTrigger(new_fa=FaIdentifier(access_point_id=1)),
     ]
+
+
+def _serve_once(path: Path) -> None:
+    async def scenario() -> None:
+        server = ControlServer(FakeRuntime(), path)  # type: ignore[arg-type]
+        await server.start()
+        try:
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
+            assert (await _talk(path, [b'{"command": "status"}\n']))[0]["ok"] is True
+        finally:
+            await server.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("mode", [0o1777, 0o755, 0o700])
+def test_an_existing_safe_folder_keeps_its_mode(tmp_path: Path, mode: int) -> None:
+    # e.g. control_socket = "/tmp/fa.sock": /tmp must stay 1777, not become 0700
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    os.chmod(folder, mode)
+    _serve_once(folder / "fa.sock")
+    assert stat.S_IMODE(folder.stat().st_mode) == mode
+    assert folder.is_dir() and not (folder / "fa.sock").exists()  # only the socket removed
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o775, 0o757])
+def test_a_folder_others_may_write_without_the_sticky_bit_is_refused(
+    tmp_path: Path, mode: int
+) -> None:
+    folder = tmp_path / "open"
+    folder.mkdir()
+    os.chmod(folder, mode)
+    server = ControlServer(FakeRuntime(), folder / "fa.sock")  # type: ignore[arg-type]
+    with pytest.raises(ControlSocketError, match=r"daemon.control_socket: .*without the sticky"):
+        server.prepare()
+    assert stat.S_IMODE(folder.stat().st_mode) == mode
+    assert list(folder.iterdir()) == []
+
+
+def test_a_folder_of_another_user_is_refused(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a folder to another user")
+    folder = tmp_path / "theirs"
+    folder.mkdir(mode=0o755)
+    os.chown(folder, 54321, 54321)
+    with pytest.raises(ControlSocketError, match=r"daemon.control_socket: .*belongs to user 54321"):
+        check_socket_directory(folder)
+    with pytest.raises(ControlSocketError, match=r"daemon.control_socket: .*not a folder"):
+        check_socket_directory(Path(__file__))
+
+
+def test_mip4_agent_refuses_an_unsafe_socket_folder_before_starting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "open"
+    folder.mkdir()
+    os.chmod(folder, 0o777)
+    config = tmp_path / "ha.toml"
+    config.write_text(
+        'role = "ha"\nname = "ha"\naddress = "198.18.1.1"\n[interfaces]\nhome = "nosuch0"\n'
+        f'[daemon]\ncontrol_socket = "{folder / "ha.sock"}"\n'
+    )
+    assert main(["agent", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "daemon.control_socket:" in err and "sticky" in err
+    assert list(folder.iterdir()) == []

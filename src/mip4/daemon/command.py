@@ -86,10 +86,14 @@ def run_agent(args: argparse.Namespace) -> int:
             )
             return 2
     setup_logging(args.log_level)
+    from mip4.daemon.control import ControlSocketError
     from mip4.daemon.runtime import run_daemon
 
     try:
         return asyncio.run(run_daemon(config, metrics_address=args.metrics))
+    except ControlSocketError as exc:
+        print(f"mip4 agent: error: {config.source}: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"mip4 agent: error: {_name_the_key(config, exc)}", file=sys.stderr)
         return 1

@@ -1,7 +1,10 @@
 """The local control socket: L2 triggers in, status out (design.md, "The real network").
 
-A Unix stream socket in a directory the daemon creates (mode 0700), the socket itself mode
-0600: only the daemon's owner can use it. One JSON object per line each way::
+A Unix stream socket, mode 0600: only the daemon's owner can use it. Its folder is created
+mode 0700 when missing; an existing folder is used as it is (``/run`` or ``/tmp`` keep their
+modes) but refused when someone else could replace the socket in it: owned by a user other
+than the daemon's or root, or writable by group or others without the sticky bit (see
+:func:`check_socket_directory`). One JSON object per line each way::
 
     {"command": "trigger", "kind": "L2-LU", "params": {"interface": "mn-radio", "fa": "..."}}
     {"command": "status"}
@@ -158,6 +161,38 @@ def parse_words(words: list[str]) -> dict[str, str]:
     return params
 
 
+class ControlSocketError(LocalUsageError):
+    """The configured control socket's folder would let another user replace the socket."""
+
+
+def check_socket_directory(directory: Path) -> None:
+    """Refuse a folder in which another user could remove or replace the socket.
+
+    Safe: owned by the daemon's user or root, and not writable by group or others unless the
+    sticky bit is set (then only the owner of an entry may rename or remove it, as in
+    ``/tmp``). Raises :class:`ControlSocketError` naming ``daemon.control_socket``.
+    """
+    try:
+        info = directory.stat()
+    except OSError as exc:
+        raise ControlSocketError(
+            f"daemon.control_socket: folder {directory}: {exc.strerror or exc}"
+        ) from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise ControlSocketError(f"daemon.control_socket: {directory} is not a folder")
+    if info.st_uid not in (os.geteuid(), 0):
+        raise ControlSocketError(
+            f"daemon.control_socket: folder {directory} belongs to user {info.st_uid}, "
+            f"not to this daemon's user ({os.geteuid()}) or root"
+        )
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & (stat.S_IWGRP | stat.S_IWOTH) and not mode & stat.S_ISVTX:
+        raise ControlSocketError(
+            f"daemon.control_socket: folder {directory} (mode {mode:04o}) is writable by "
+            "group or others without the sticky bit: another user could replace the socket"
+        )
+
+
 class ControlServer:
     """Serves the control socket of one :class:`~mip4.daemon.runtime.Runtime`."""
 
@@ -168,12 +203,20 @@ class ControlServer:
         self.bad_requests = 0
         self._made_directory = False
 
-    async def start(self) -> None:
+    def prepare(self) -> None:
+        """Create the socket's folder (0700) or check the existing one; call before anything
+        else is set up so a refused folder leaves nothing behind."""
         directory = self.path.parent
         if not directory.exists():
             directory.mkdir(mode=0o700, parents=True)
+            os.chmod(directory, 0o700)  # the umask may have taken bits: exactly 0700
             self._made_directory = True
-        os.chmod(directory, 0o700)
+        else:
+            check_socket_directory(directory)
+
+    async def start(self) -> None:
+        if not self._made_directory:
+            self.prepare()
         with contextlib.suppress(FileNotFoundError):
             if stat.S_ISSOCK(self.path.lstat().st_mode):
                 self.path.unlink()  # left by a daemon that was killed
@@ -276,7 +319,9 @@ def request(path: str | Path, message: dict[str, object], *, timeout: float = 5.
 __all__ = [
     "KINDS",
     "ControlServer",
+    "ControlSocketError",
     "TriggerError",
+    "check_socket_directory",
     "parse_trigger",
     "parse_words",
     "request",

@@ -890,6 +890,7 @@ async def run_daemon(
     runtime = Runtime(config, metrics_address=metrics_address)
     server = ControlServer(runtime, config.control_socket)
     try:
+        server.prepare()  # a refused socket folder stops us before any kernel state is made
         runtime.open(loop)
         await server.start()
         if ready is not None:
