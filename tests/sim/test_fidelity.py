@@ -3,7 +3,8 @@
 Model (one-way delays d_w radio, d_FH FA-HA; packet interval I):
 
 - ``standard``: l3_extra ≈ W + 2·(d_w + d_FH), W the time from L2-LU until the next periodic
-  advertisement reaches the MN (uniform over one advertisement interval, mean T_adv/2);
+  advertisement reaches the MN (uniform over one advertisement interval, mean T_adv/2; in the
+  simulator d_w more, since an advertisement sent during the L2 gap is not heard);
 - ``standard-solicit``: l3_extra ≈ 2·d_w + 2·(d_w + d_FH).
 
 The simulator sees whole packets, so agreement means within one packet interval; a 1 ms
@@ -50,21 +51,24 @@ def advert_wait_ms(records: list[TraceRecord], handoff: dict[str, object], world
 
 
 SOLICIT_GRID = [
-    # (T_L2 ms, d_FH ms, I ms)
-    (20, 5, 1),
-    (100, 20, 1),
-    (200, 50, 1),
-    (100, 5, 20),
-    (50, 50, 20),
+    # (T_L2 ms, d_FH ms, T_adv ms, I ms): the model has no T_adv (the MN solicits at L2-LU)
+    (20, 5, 300, 1),
+    (100, 20, 1000, 1),
+    (200, 50, 3000, 1),
+    (100, 5, 3000, 20),
+    (50, 50, 300, 20),
 ]
 
 
-@pytest.mark.parametrize(("t_l2", "d_fh", "interval"), SOLICIT_GRID)
-def test_standard_solicit_matches_the_model(t_l2: float, d_fh: float, interval: float) -> None:
+@pytest.mark.parametrize(("t_l2", "d_fh", "t_adv", "interval"), SOLICIT_GRID)
+def test_standard_solicit_matches_the_model(
+    t_l2: float, d_fh: float, t_adv: float, interval: float
+) -> None:
     result, _, _ = run(
         [
             f"radio.l2_handoff_ms={t_l2}",
             f"topology.ha_delay_ms={d_fh}",
+            f"protocol.advertisement_interval_ms={t_adv}",
             f"traffic.interval_ms={interval}",
             "mobility.handoffs=4",
             "mobility.dwell_s=1.5",
@@ -112,26 +116,61 @@ def test_standard_matches_the_model_handoff_by_handoff(
         assert abs(h["l3_extra_ms"] - (wait + 2 * (D_W + d_fh))) <= interval, (h, wait)
 
 
-def test_standard_mean_over_many_handoffs_with_w_averaging_half_the_interval() -> None:
-    t_adv, d_fh, interval, n = 1000.0, 20.0, 20.0, 60
-    result, records, world = run(
+MEAN_GRID = [
+    # (T_L2 ms, d_FH ms, T_adv ms, I ms, handoffs): T_adv / handoffs <= I / 2, so the
+    # phase grid's bias stays inside the tolerance I
+    (100, 20, 1000, 20, 200),
+    (20, 50, 1000, 20, 100),
+    (50, 5, 300, 20, 60),
+    (150, 40, 300, 20, 60),
+    (200, 5, 500, 20, 100),
+    (50, 10, 100, 1, 200),
+]
+
+
+@pytest.mark.parametrize(("t_l2", "d_fh", "t_adv", "interval", "n"), MEAN_GRID)
+def test_standard_mean_over_many_handoffs_with_w_averaging_half_the_interval(
+    t_l2: float, d_fh: float, t_adv: float, interval: float, n: int
+) -> None:
+    """The mean l3_extra of ``n`` handoffs against the model with W's mean, not a measured W.
+
+    Handoffs are spread evenly over the advertisement phase instead of at random: the dwell
+    is whole advertisement intervals plus T_adv/n, and the moves alternate between two FAs,
+    so each FA sees its n/2 L2-LUs at steps of 2·T_adv/n over exactly one interval, and the
+    mean of W is T_adv/2 up to half a step (T_adv/n). Random dwell jitter would leave a
+    standard error of T_adv/sqrt(12·n), larger than I for any affordable n.
+
+    The advertisement that ends W is the first one the nFA *sends* after L2-LU (one sent
+    while the MN was away is not heard), so W is d_w + U[0, T_adv): mean T_adv/2 + d_w.
+    design.md's model leaves the d_w out; it is inside the tolerance when I = 20 ms and is
+    checked explicitly with I = 1 ms.
+    """
+    whole = 2 if t_adv >= 1000 else 3  # L2 gap, W and the registration fit in the dwell
+    result, _, _ = run(
         [
-            f"mobility.handoffs={n}",
-            "mobility.dwell_s=2",
-            "mobility.dwell_jitter_s=1",
+            f"radio.l2_handoff_ms={t_l2}",
             f"topology.ha_delay_ms={d_fh}",
+            f"protocol.advertisement_interval_ms={t_adv}",
+            f"traffic.interval_ms={interval}",
+            "traffic.uplink=false",  # the model is about the downlink; halves the run time
+            f"traffic.start_s={t_adv / 1000}",  # from the MN's first attachment (settle)
+            f"mobility.handoffs={n}",
+            f"mobility.dwell_s={(whole * t_adv + t_adv / n) / 1000}",
+            "mobility.dwell_jitter_s=0",
         ],
         "standard",
     )
     handoffs = result["handoffs"]
     assert len(handoffs) == n  # type: ignore[arg-type]
-    waits = [advert_wait_ms(records, h, world) for h in handoffs]  # type: ignore[attr-defined]
-    extra = statistics.fmean(h["l3_extra_ms"] for h in handoffs)  # type: ignore[attr-defined]
-    mean_wait = statistics.fmean(waits)
-    # the simulated mean agrees with the model at the measured mean W within one interval
-    assert abs(extra - (mean_wait + 2 * (D_W + d_fh))) <= interval
-    # and W is uniform over one advertisement interval: its mean is T_adv/2 (4 standard errors)
-    assert abs(mean_wait - t_adv / 2) <= 4 * t_adv / (12 * n) ** 0.5
+    extras = [h["l3_extra_ms"] for h in handoffs]  # type: ignore[attr-defined]
+    assert None not in extras
+    extra = statistics.fmean(extras)
+    signalling = 2 * (D_W + d_fh)
+    assert abs(extra - (t_adv / 2 + D_W + signalling)) <= interval
+    if interval >= 10 * D_W:
+        assert abs(extra - (t_adv / 2 + signalling)) <= interval  # design.md's form
+    # W really spreads over the whole interval: the extremes are about T_adv apart
+    assert max(extras) - min(extras) >= t_adv - 2 * t_adv / n - 2 * interval
     assert result["summary"]["l3_extra_ms"]["mean"] == pytest.approx(extra, abs=0.001)  # type: ignore[index]
 
 
