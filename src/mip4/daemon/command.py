@@ -184,12 +184,40 @@ def _seconds(value: object) -> str:
     return str(value)
 
 
+def _remaining(entry: object, *keys: str) -> object:
+    """The first remaining lifetime ``entry`` has under ``keys`` (None: no entry)."""
+    if not isinstance(entry, dict):
+        return None
+    for key in keys:
+        if entry.get(key) is not None:
+            return entry[key]
+    return None
+
+
 def print_status(status: dict[str, Any]) -> None:
-    """An operator's ``show`` view: bindings, visitors, tunnels, drop counters."""
+    """Print :func:`render_status` on the terminal."""
+    import shutil
+
+    sys.stdout.write(render_status(status, width=shutil.get_terminal_size().columns))
+
+
+def render_status(status: dict[str, Any], *, width: int = 120) -> str:
+    """An operator's ``show`` view: bindings, visitors, pending requests, the data plane's
+    tunnels with their lifetimes remaining, POST-REGISTRATION tunnels (BETs), drop counters.
+
+    A tunnel's remaining lifetime is the agent's entry behind it: the binding for an HA's or
+    GFA's tunnel, the visitor for an FA's delivery and reverse tunnel, the BET for a forward
+    tunnel, a BET's reverse tunnel and an nFA's delivery before registration (RFC 4881
+    §4.1); ``-`` where the agent keeps none (PRE-REGISTRATION's smooth
+    forwarding, the MN's default router).
+    """
+    import io
+
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    stream = io.StringIO()
+    console = Console(file=stream, width=max(width, 80), highlight=False)
     agent = status.get("agent", {})
     dataplane = status.get("dataplane", {})
     console.print(
@@ -220,11 +248,40 @@ def print_status(status: dict[str, Any]) -> None:
         for home, entry in visitors.items():
             table.add_row(
                 home,
-                str(entry.get("link_address")),
+                str(entry.get("link_address") or entry.get("current_fa") or "-"),
                 str(entry.get("home_agent")),
-                _seconds(entry.get("lifetime_remaining")),
+                _seconds(_remaining(entry, "lifetime_remaining", "regional_lifetime_remaining")),
                 "yes" if entry.get("reverse_tunnel") else "no",
                 str(entry.get("mode")),
+            )
+        console.print(table)
+    pending = agent.get("pending") or {}
+    if isinstance(pending, dict) and pending:
+        table = Table(title="Pending requests")
+        for column in ("home address", "home agent", "care-of address", "age"):
+            table.add_column(column)
+        for home, entry in pending.items():
+            table.add_row(
+                home,
+                str(entry.get("home_agent", "-")),
+                str(entry.get("care_of_address", entry.get("fa", "-"))),
+                _seconds(entry.get("age")),
+            )
+        console.print(table)
+    bets = (agent.get("post_registration") or {}).get("bets") or {}
+    if bets:
+        table = Table(title="POST-REGISTRATION tunnels (BETs, RFC 4881 §4)")
+        for column in ("home address", "phase", "peer", "lifetime", "remaining", "T", "to HA"):
+            table.add_column(column)
+        for home, bet in bets.items():
+            table.add_row(
+                home,
+                str(bet.get("phase")),
+                str(bet.get("peer")),
+                str(bet.get("lifetime")),
+                _seconds(bet.get("lifetime_remaining")),
+                "yes" if bet.get("reverse") else "no",
+                "yes" if bet.get("to_home_agent") else "no",
             )
         console.print(table)
     if status.get("role") == "mn":
@@ -236,25 +293,52 @@ def print_status(status: dict[str, Any]) -> None:
                 table.add_row(key, json.dumps(value, default=str))
         console.print(table)
     tunnels = Table(title="Data plane")
-    tunnels.add_column("kind")
-    tunnels.add_column("key")
-    tunnels.add_column("value")
+    for column in ("kind", "key", "value", "remaining"):
+        tunnels.add_column(column)
     for home, b in (dataplane.get("bindings") or {}).items():
-        tunnels.add_row("tunnel", home, f"-> {', '.join(b['care_of_addresses'])} ({b['mode']})")
+        entries = bindings.get(home) if isinstance(bindings, dict) else None
+        if not isinstance(entries, list):  # a GFA's regional binding is its visitor
+            entries = [visitors.get(home)] if isinstance(visitors, dict) else []
+        for coa in b["care_of_addresses"]:
+            entry = next(
+                (e for e in entries if isinstance(e, dict) and e.get("care_of_address") == coa),
+                entries[0] if len(entries) == 1 else None,
+            )
+            tunnels.add_row(
+                "tunnel",
+                home,
+                f"-> {coa} ({b['mode']})",
+                _seconds(_remaining(entry, "lifetime_remaining", "regional_lifetime_remaining")),
+            )
     for home, v in (dataplane.get("visitors") or {}).items():
-        tunnels.add_row("deliver", home, f"{v['interface']} {v['link_address']}")
+        tunnels.add_row(
+            "deliver",
+            home,
+            f"{v['interface']} {v['link_address']}",
+            # a POST-REGISTRATION nFA delivers under the BET before any registration
+            _seconds(_remaining(visitors.get(home) or bets.get(home), "lifetime_remaining")),
+        )
     for home, u in (dataplane.get("uplinks") or {}).items():
         target = u.get("tunnel_destination")
-        tunnels.add_row("uplink", home, u["mode"] + (f" -> {target}" if target else ""))
+        bet = bets.get(home)
+        remaining = _remaining(bet if target and bet else visitors.get(home), "lifetime_remaining")
+        tunnels.add_row(
+            "uplink", home, u["mode"] + (f" -> {target}" if target else ""), _seconds(remaining)
+        )
     for home, peer in (dataplane.get("forward_tunnels") or {}).items():
-        tunnels.add_row("forward", home, f"-> {peer}")
+        tunnels.add_row(
+            "forward",
+            home,
+            f"-> {peer}",
+            _seconds(_remaining(bets.get(home), "lifetime_remaining")),
+        )
     for home, b in (dataplane.get("buffers") or {}).items():
-        tunnels.add_row("buffer", home, f"{b['held']}/{b['limit']}")
+        tunnels.add_row("buffer", home, f"{b['held']}/{b['limit']}", "-")
     router = dataplane.get("default_router")
     if router:
-        tunnels.add_row("default", router["router"], f"{router['interface']}")
+        tunnels.add_row("default", router["router"], f"{router['interface']}", "-")
     for name, count in (dataplane.get("counters") or {}).items():
-        tunnels.add_row("counter", name, str(count))
+        tunnels.add_row("counter", name, str(count), "")
     console.print(tunnels)
     drops = Table(title="Drops")
     drops.add_column("layer")
@@ -271,12 +355,14 @@ def print_status(status: dict[str, Any]) -> None:
         console.print(drops)
     else:
         console.print("Drops: none")
+    return stream.getvalue()
 
 
 __all__ = [
     "add_agent_arguments",
     "add_status_arguments",
     "add_trigger_arguments",
+    "render_status",
     "run_agent",
     "run_status",
     "run_trigger",
