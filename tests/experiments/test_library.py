@@ -76,6 +76,18 @@ def test_scenarios_command_one_line_each(capsys: pytest.CaptureFixture[str]) -> 
     assert "wimax" in lines[-1] and "cellular" in lines[-1]
 
 
+def test_scenarios_listed_in_natural_order(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scenarios"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in lines[: lines.index("")]]
+    figures = [n for n in names if n.startswith("rfc-fig")]
+    others = [n for n in names if n != "corridor" and not n.startswith("rfc-fig")]
+    # corridor (the default), the RFC figures by number (2 before 10), then the rest by name
+    assert figures == [f"rfc-fig{n}" for n in (2, 3, 4, 7, 8, 10, 11, 12)]
+    assert names == ["corridor", *figures, *sorted(others)]
+    assert [i.name for i in scenario_infos()] == names
+
+
 def test_scenarios_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scenarios", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

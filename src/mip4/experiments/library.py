@@ -65,10 +65,11 @@ class ScenarioInfo:
 
 
 def scenario_infos() -> list[ScenarioInfo]:
-    """Every built-in scenario, ``corridor`` (the default) first, then by name."""
-    names = sorted(builtin_names(), key=lambda n: (n != "corridor", n))
+    """Every built-in scenario in the listing order of
+    :func:`~mip4.sim.scenario.listing_order`: ``corridor`` (the default), the RFC figures by
+    number, then the others by name."""
     infos = []
-    for name in names:
+    for name in builtin_names():
         s = load_scenario(name)
         infos.append(
             ScenarioInfo(

@@ -22,12 +22,14 @@ of ``fast``), ``mobility.dwell_jitter_s``, ``traffic.start_s``, ``traffic.downli
 ``traffic.uplink``, ``protocol.encapsulation``, ``protocol.simultaneous_bindings``,
 ``protocol.advertisement_jitter``, ``protocol.buffer_limit``, ``protocol.low_latency_s_bit``,
 ``protocol.low_latency_copies``, ``protocol.fa_challenge``, ``protocol.multi_interface_hold_ms``,
-``description``, ``methods``
+``protocol.tunnel_lifetime_s``, ``protocol.anchor_policy``, ``protocol.combined_timer_ms``,
+``protocol.combined_trigger``, ``description``, ``methods``
 (the methods the scenario is meant to show, e.g. ``["pre-source"]`` for RFC 4881 Figure 2).
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -119,6 +121,14 @@ class Protocol(_Section):
     # method multi-interface (RFC 4881 Appendix B): both bindings kept this long after the
     # new interface's registration is accepted, then the old care-of address is released
     multi_interface_hold_ms: float = Field(default=100.0, ge=0)
+    # POST-REGISTRATION and the combined method (RFC 4881 §4, §5): the BET lifetime each FA
+    # offers, requests and grants at most (§4.3); when an aFA moves the BET to the nFA in a
+    # three-party handoff (§4.2); the nFA's fallback timer (§5); the anticipatory trigger
+    # of method combined (§5 allows any of the three)
+    tunnel_lifetime_s: int = Field(default=60, ge=1, le=65534)
+    anchor_policy: Literal["earliest", "latest"] = "latest"
+    combined_timer_ms: float = Field(default=1000.0, gt=0)
+    combined_trigger: Literal["L2-ST", "L2-TT", "L2-MT"] = "L2-ST"
 
 
 class Scenario(_Section):
@@ -172,10 +182,22 @@ def accepted_keys() -> list[str]:
     return keys
 
 
+def listing_order(name: str) -> tuple[int, int, str]:
+    """The order ``mip4 scenarios`` lists the built-ins in: ``corridor`` (the default), the
+    RFC figures by figure number (``rfc-fig2`` before ``rfc-fig10``), then the others by name."""
+    if name == "corridor":
+        return (0, 0, name)
+    figure = re.fullmatch(r"rfc-fig(\d+)", name)
+    if figure is not None:
+        return (1, int(figure.group(1)), name)
+    return (2, 0, name)
+
+
 def builtin_names() -> list[str]:
-    """Names of the built-in scenarios."""
+    """Names of the built-in scenarios, in :func:`listing_order`."""
     folder = resources.files("mip4.sim") / "scenarios"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    names = (p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(names, key=listing_order)
 
 
 def builtin_description(name: str) -> str:
