@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from mip4.cli import main
+from mip4.sim import command as sim_command
+from mip4.sim.runner import METHODS_AVAILABLE
 from tests.conftest import require_tool
 
 
@@ -134,3 +138,99 @@ def test_bench_sim_quick_json(capsys: pytest.CaptureFixture[str]) -> None:
     for r in data["runs"]:
         assert set(r) == {"mns", "sim_s", "wall_s", "events", "events_per_second"}
         assert r["events"] > 0 and r["sim_s"] > 0
+
+
+def test_simulate_json_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "result.json"
+    assert main(["simulate", "--set", "mobility.dwell_s=2", "--json", str(out)]) == 0
+    assert capsys.readouterr().out == ""
+    assert json.loads(out.read_text())["summary"]["handoffs"] == 2
+
+
+def test_unwritable_json_path_fails_before_the_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    runs: list[object] = []
+    monkeypatch.setattr(sim_command, "simulate", lambda *a, **k: runs.append(a))
+    target = tmp_path / "missing" / "x.json"
+    assert main(["simulate", "--json", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mip4 simulate: error: ") and str(target) in err
+    assert err.count("\n") == 1
+    assert runs == []  # the path was checked before the simulation, not after it
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["simulate", "--seed", "abc"], ["mip4 simulate: error:", "--seed", "'abc'"]),
+        (["simulate", "--bogus"], ["mip4: error:", "--bogus"]),
+        (["simulate", "--set"], ["mip4 simulate: error:", "--set"]),
+        (["bench", "sim", "--profile", "x"], ["mip4 bench sim: error:", "--profile"]),
+        (["bench"], ["mip4 bench: error:", "BENCH"]),
+        ([], ["mip4: error:", "COMMAND"]),
+    ],
+)
+def test_argument_errors_are_one_line_naming_the_option_and_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], words: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "usage:" not in err, err
+    for word in words:
+        assert word in err
+
+
+def test_method_help_names_every_available_method(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"{' | '.join(METHODS_AVAILABLE)} (default: standard)" in help_text
+    assert "later" not in help_text
+
+
+def test_bench_help_describes_every_bench(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    description = " ".join(capsys.readouterr().out.split()).split("positional arguments")[0]
+    for bench in ("'codec'", "'sim'", "'daemon'"):
+        assert bench in description
+
+
+def test_trace_is_byte_identical_across_processes_and_hash_seeds(tmp_path: Path) -> None:
+    """The same scenario and seed give the same trace in fresh interpreters whose str hashes
+    differ (PYTHONHASHSEED): no set or dict order leaks into the event order."""
+    traces = []
+    for hash_seed in ("1", "4242"):
+        trace = tmp_path / f"trace-{hash_seed}.jsonl"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mip4.cli",
+                "simulate",
+                "grid",
+                "--set",
+                "mobility.mns=4",
+                "--set",
+                "duration_s=6",
+                "--set",
+                "topology.loss=0.01",
+                "--set",
+                "topology.jitter_ms=1",
+                "--seed",
+                "7",
+                "--trace",
+                str(trace),
+                "--json",
+                str(tmp_path / f"result-{hash_seed}.json"),
+            ],
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            check=True,
+            capture_output=True,
+        )
+        traces.append(trace.read_bytes())
+    assert len(traces[0]) > 100_000
+    assert traces[0] == traces[1]

@@ -11,12 +11,13 @@ file) prints one line on stderr naming the key and what it accepts, and exits wi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from mip4.errors import LocalUsageError
-from mip4.sim.runner import METHODS_AVAILABLE, METHODS_LATER, check_method, simulate
+from mip4.sim.runner import METHODS_AVAILABLE, check_method, simulate
 from mip4.sim.scenario import builtin_names, load_scenario
 
 
@@ -32,8 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--method",
         default="standard",
         metavar="NAME",
-        help=f"handoff method: {' | '.join(METHODS_AVAILABLE)} (default: standard); "
-        f"later: {', '.join(METHODS_LATER)}",
+        help=f"handoff method: {' | '.join(METHODS_AVAILABLE)} (default: standard)",
     )
     parser.add_argument(
         "--set",
@@ -59,20 +59,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"mip4 simulate: error: {exc}", file=sys.stderr)
         return 2
     try:
-        result = simulate(
-            scenario, args.method, seed=args.seed, trace_path=args.trace, pcap_dir=args.pcap
-        )
+        with contextlib.ExitStack() as stack:
+            # the output file is opened before the run: a bad path fails at once, not after it
+            output: TextIO | None = None
+            if args.json and args.json != "-":
+                output = stack.enter_context(open(args.json, "w", encoding="utf-8"))
+            result = simulate(
+                scenario, args.method, seed=args.seed, trace_path=args.trace, pcap_dir=args.pcap
+            )
+            if output is not None:
+                json.dump(result, output, indent=2)
+                output.write("\n")
     except OSError as exc:
         print(f"mip4 simulate: error: {exc}", file=sys.stderr)
         return 2
     if args.json == "-":
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
-    elif args.json:
-        with open(args.json, "w", encoding="utf-8") as stream:
-            json.dump(result, stream, indent=2)
-            stream.write("\n")
-    else:
+    elif not args.json:
         print(format_table(result))
     return 0
 
