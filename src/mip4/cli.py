@@ -138,7 +138,7 @@ def _add_lab(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(
+    parser: argparse.ArgumentParser = Parser(  # sub-command parsers are Parsers too
         prog="mip4",
         description="Mobile IPv4 with RFC 4881 low-latency handoffs: codecs, simulator, daemons.",
     )
