@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import struct
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from mip4.decode import (
 from mip4.pcap import LINKTYPE_ETHERNET, CaptureError, ethernet_frame, read_capture, write_pcap
 from mip4.samples import sample_frames, write_sample_pcap
 from mip4.wire.ip import PROTO_UDP, IPv4Packet, UdpDatagram, build_ipv4, build_udp_ipv4
+from tests.conftest import require_tool
 
 FRAMES = sample_frames()
 INDEX = {frame.name: i for i, frame in enumerate(FRAMES)}
@@ -173,6 +176,86 @@ def test_ethernet_pcap(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
     records = json_lines(out)
     assert [r["frame"] for r in records] == [2, 3, 4, 5, 6, 7]
     assert [r["message"]["message"] for r in records] == [EXPECTED[f.name][0] for f in FRAMES[:6]]
+
+
+def test_merged_pcapng_decodes_every_interface(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """mergecap of a raw-IPv4 and an Ethernet capture: a pcapng with two interfaces. Each
+    frame is unwrapped by its own interface's link type, so no message is lost (frame 2
+    used to be "skipped: IP version 0" with exit code 0)."""
+    mergecap = require_tool("mergecap")
+    raw, eth, merged = tmp_path / "raw.pcap", tmp_path / "eth.pcap", tmp_path / "m.pcapng"
+    write_pcap(raw, [(1.0, FRAMES[0].packet), (3.0, FRAMES[2].packet)])
+    mac = samples.MN_MAC
+    write_pcap(eth, [(2.0, FRAMES[1].packet)], ethernet=True, source_mac=mac)
+    subprocess.run([mergecap, "-F", "pcapng", "-w", str(merged), str(raw), str(eth)], check=True)
+    code, out, err = run(capsys, "--pcap", str(merged), "--verbose")
+    records = json_lines(out)
+    assert [r["frame"] for r in records] == [1, 2, 3]
+    assert [r["message"]["message"] for r in records] == [EXPECTED[f.name][0] for f in FRAMES[:3]]
+    assert code == 0
+    assert err == ["3 messages decoded, 0 malformed, 0 frames skipped"]
+
+
+def _pcapng_with_unsupported_interface(path: Path, wifi_frames: int) -> None:
+    """Interface 0 raw IPv4 (one RRQ), interface 1 link type 105 (802.11): not unwrapped."""
+
+    def block(block_type: int, body: bytes) -> bytes:
+        body += bytes(-len(body) % 4)
+        return (
+            struct.pack("<II", block_type, 12 + len(body))
+            + body
+            + struct.pack("<I", 12 + len(body))
+        )
+
+    def epb(interface: int, data: bytes) -> bytes:
+        return block(6, struct.pack("<IIIII", interface, 0, 0, len(data), len(data)) + data)
+
+    rrq = FRAMES[INDEX["registration_request"]].packet
+    path.write_bytes(
+        block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+        + block(1, struct.pack("<HHI", 101, 0, 0))
+        + block(1, struct.pack("<HHI", 105, 0, 0))
+        + b"".join(epb(1, bytes(40)) for _ in range(wifi_frames))
+        + epb(0, rrq)
+    )
+
+
+def test_unsupported_link_type_is_reported_not_skipped(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A frame of a link type we cannot unwrap may hold a message: it is reported on stderr
+    without --verbose, once per interface with a closing count, and the exit code is 2."""
+    path = tmp_path / "wifi.pcapng"
+    _pcapng_with_unsupported_interface(path, 3)
+    code, out, err = run(capsys, "--pcap", str(path))
+    assert code == 2
+    assert [r["message"]["message"] for r in json_lines(out)] == ["registration_request"]
+    assert err == [
+        "frame 1: not examined: unsupported link type 105 on interface 1",
+        "mip4 decode: 3 frames of interface 1 (link type 105) were not examined",
+    ]
+    one = tmp_path / "one.pcapng"
+    _pcapng_with_unsupported_interface(one, 1)
+    code, _, err = run(capsys, "--pcap", str(one))
+    assert (code, err) == (2, ["frame 1: not examined: unsupported link type 105 on interface 1"])
+    code, _, err = run(capsys, "--pcap", str(path), "--verbose")
+    assert code == 2
+    assert err[:3] == [
+        f"frame {n}: not examined: unsupported link type 105 on interface 1" for n in (1, 2, 3)
+    ]
+    assert err[-1] == "1 messages decoded, 0 malformed, 0 frames skipped, 3 frames not examined"
+
+
+def test_unsupported_link_type_in_classic_pcap(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "wifi.pcap"
+    with path.open("wb") as handle:
+        dpkt.pcap.Writer(handle, linktype=105).writepkt_time(bytes(40), 1.0)
+    code, out, err = run(capsys, "--pcap", str(path))
+    assert (code, out, err) == (2, [], ["frame 1: not examined: unsupported link type 105"])
 
 
 def corrupt_reserved_flag(packet: bytes) -> bytes:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
 from ipaddress import IPv4Address
 from pathlib import Path
+from typing import Any
 
 import dpkt
 import pytest
@@ -20,6 +22,7 @@ from mip4.pcap import (
     write_pcap,
 )
 from mip4.wire.ip import build_udp_ipv4
+from tests.conftest import require_tool
 
 SRC = IPv4Address("198.18.0.10")
 DST = IPv4Address("198.18.3.1")
@@ -106,6 +109,7 @@ def test_unsupported_link_type_is_a_skip_reason(tmp_path: Path) -> None:
     write_with_dpkt(path, [b"\x00" * 30], 105)
     (frame,) = read_capture(path)
     assert frame.ip is None and frame.skip == "unsupported link type 105"
+    assert frame.link_error and frame.linktype == 105
 
 
 def test_nanosecond_pcap_gives_float_times(tmp_path: Path) -> None:
@@ -170,3 +174,150 @@ def test_record_cut_short_names_the_frame(tmp_path: Path) -> None:
     assert next(frames).number == 2
     with pytest.raises(CaptureError, match="after frame 2"):
         next(frames)
+
+
+# --- pcapng with several interfaces and sections, built block by block ----------------------
+#
+# Layouts from draft-ietf-opsawg-pcapng §4: every block is Type (4) | Total Length (4) |
+# body | Total Length (4), the body padded to 32 bits, integers in the section's byte order.
+
+
+def ng_block(block_type: int, body: bytes, order: str = "<") -> bytes:
+    body += bytes(-len(body) % 4)
+    length = 12 + len(body)
+    return struct.pack(order + "II", block_type, length) + body + struct.pack(order + "I", length)
+
+
+def ng_shb(order: str = "<") -> bytes:
+    # Byte-order magic, version 1.0, section length -1 (unknown).
+    return ng_block(0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1), order)
+
+
+def ng_idb(linktype: int, order: str = "<", *, tsresol: int | None = None) -> bytes:
+    body = struct.pack(order + "HHI", linktype, 0, 0)
+    if tsresol is not None:  # if_tsresol (code 9), one byte padded to four, then opt_endofopt
+        body += struct.pack(order + "HHB3x", 9, 1, tsresol) + bytes(4)
+    return ng_block(1, body, order)
+
+
+def ng_epb(interface: int, ticks: int, data: bytes, order: str = "<") -> bytes:
+    head = struct.pack(
+        order + "IIIII", interface, ticks >> 32, ticks & 0xFFFFFFFF, len(data), len(data)
+    )
+    return ng_block(6, head + data, order)
+
+
+def test_pcapng_link_type_per_interface(tmp_path: Path) -> None:
+    """Interface 0 raw IPv4, interface 1 Ethernet with nanosecond stamps: every frame is
+    unwrapped by its own interface's link type (dpkt's reader took the first IDB's for all)."""
+    path = tmp_path / "two.pcapng"
+    path.write_bytes(
+        ng_shb()
+        + ng_idb(LINKTYPE_RAW)
+        + ng_idb(LINKTYPE_ETHERNET, tsresol=9)
+        + ng_epb(0, 10_500_000, packet(1))  # microseconds: 10.5 s
+        + ng_epb(1, 11_250_000_000, ethernet_frame(packet(2), MAC_A, MAC_B))  # ns: 11.25 s
+        + ng_block(5, bytes(8))  # an Interface Statistics Block: skipped
+        + ng_epb(0, 12_000_000, packet(3))
+    )
+    frames = list(read_capture(path))
+    assert [f.number for f in frames] == [1, 2, 3]
+    assert [f.ip for f in frames] == [packet(1), packet(2), packet(3)]
+    assert [f.interface for f in frames] == [0, 1, 0]
+    assert [f.linktype for f in frames] == [LINKTYPE_RAW, LINKTYPE_ETHERNET, LINKTYPE_RAW]
+    assert [f.time for f in frames] == [10.5, 11.25, 12.0]
+    assert not any(f.link_error for f in frames)
+
+
+def test_pcapng_sections_reset_interfaces_and_byte_order(tmp_path: Path) -> None:
+    """A second Section Header Block (big-endian here) starts a fresh interface list."""
+    path = tmp_path / "sections.pcapng"
+    path.write_bytes(
+        ng_shb("<")
+        + ng_idb(LINKTYPE_RAW, "<")
+        + ng_epb(0, 1_000_000, packet(1), "<")
+        + ng_shb(">")
+        + ng_idb(LINKTYPE_ETHERNET, ">", tsresol=0x80 | 10)  # 2**-10 s units
+        + ng_epb(0, 2048, ethernet_frame(packet(2), MAC_A, MAC_B), ">")
+    )
+    first, second = read_capture(path)
+    assert (first.ip, first.time) == (packet(1), 1.0)
+    assert (second.ip, second.linktype, second.time) == (packet(2), LINKTYPE_ETHERNET, 2.0)
+
+
+def test_pcapng_simple_and_obsolete_packet_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "spb.pcapng"
+    pb = struct.pack("<HHIIII", 0, 0, 0, 3_000_000, len(packet(2)), len(packet(2))) + packet(2)
+    path.write_bytes(
+        ng_shb()
+        + ng_idb(LINKTYPE_RAW)
+        + ng_block(3, struct.pack("<I", len(packet(1))) + packet(1))  # Simple Packet Block
+        + ng_block(2, pb)  # obsolete Packet Block (16-bit interface id)
+    )
+    first, second = read_capture(path)
+    assert (first.ip, first.time) == (packet(1), 0.0)
+    assert (second.ip, second.time) == (packet(2), 3.0)
+
+
+def test_pcapng_unsupported_link_type_and_undescribed_interface_are_link_errors(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "odd.pcapng"
+    path.write_bytes(
+        ng_shb()
+        + ng_idb(LINKTYPE_RAW)
+        + ng_idb(105)  # IEEE 802.11: not unwrapped
+        + ng_epb(1, 0, bytes(30))
+        + ng_epb(7, 0, packet(1))
+        + ng_epb(0, 0, packet(2))
+    )
+    wifi, stray, good = read_capture(path)
+    assert wifi.link_error and wifi.ip is None
+    assert wifi.skip == "unsupported link type 105 on interface 1"
+    assert stray.link_error and stray.ip is None and stray.interface == 7
+    assert "interface 7 has no Interface Description Block" in str(stray.skip)
+    assert good.ip == packet(2) and not good.link_error
+
+
+@pytest.mark.parametrize(
+    ("tail", "match", "after"),
+    [
+        (lambda b: b[:-2], "cut short", 1),
+        (lambda b: b[:-4] + struct.pack("<I", 99), "trailing length 99", 1),
+        (lambda b: b + struct.pack("<II", 6, 13), "not a multiple of 4", 2),
+    ],
+)
+def test_pcapng_corrupt_block_after_a_frame(
+    tmp_path: Path, tail: Any, match: str, after: int
+) -> None:
+    path = tmp_path / "cut.pcapng"
+    good = ng_shb() + ng_idb(LINKTYPE_RAW) + ng_epb(0, 0, packet(1))
+    path.write_bytes(tail(good + ng_epb(0, 0, packet(2))))
+    frames = read_capture(path)
+    assert next(frames).number == 1
+    with pytest.raises(CaptureError, match=match) as info:
+        list(frames)
+    assert f"after frame {after}" in str(info.value) and str(path) in str(info.value)
+
+
+def test_pcapng_packet_longer_than_its_block(tmp_path: Path) -> None:
+    path = tmp_path / "long.pcapng"
+    head = struct.pack("<IIIII", 0, 0, 0, 500, 500)
+    path.write_bytes(ng_shb() + ng_idb(LINKTYPE_RAW) + ng_block(6, head + packet(1)))
+    with pytest.raises(CaptureError, match="500 captured bytes"):
+        list(read_capture(path))
+
+
+def test_mergecap_raw_and_ethernet(tmp_path: Path) -> None:
+    """The auditor's case: mergecap of a raw-IPv4 and an Ethernet capture is a pcapng with
+    two interfaces; every packet of both comes out."""
+    mergecap = require_tool("mergecap")
+    raw, eth, merged = tmp_path / "raw.pcap", tmp_path / "eth.pcap", tmp_path / "m.pcapng"
+    write_pcap(raw, [(1.0, packet(1)), (3.0, packet(3))])
+    write_pcap(eth, [(2.0, packet(2))], ethernet=True, source_mac=MAC_A, destination_mac=MAC_B)
+    subprocess.run([mergecap, "-F", "pcapng", "-w", str(merged), str(raw), str(eth)], check=True)
+    frames = list(read_capture(merged))
+    assert [f.ip for f in frames] == [packet(1), packet(2), packet(3)]
+    assert {f.linktype for f in frames} == {LINKTYPE_RAW, LINKTYPE_ETHERNET}
+    assert len({f.interface for f in frames}) == 2
+    assert [f.time for f in frames] == [1.0, 2.0, 3.0]

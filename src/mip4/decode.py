@@ -8,7 +8,9 @@ reported by SPI and sequence number, or authenticated and opened when its key is
 
 Every walk returns a list of results: :class:`DecodedMessage` (one JSON line each),
 :class:`Malformed` (one stderr line naming the frame, the field and the byte offset), or
-:class:`Skipped` (not Mobile IP; reported only with ``--verbose``).
+:class:`Skipped` (not Mobile IP; reported only with ``--verbose``). A capture frame whose link
+layer cannot be read (an unsupported link type) is :class:`Unexamined`: it may hold a message,
+so it is always reported and makes the exit code 2, like a malformed message.
 """
 
 from __future__ import annotations
@@ -169,7 +171,23 @@ class Skipped:
         return f"{self.frame.label} {self.frame.number}: skipped: {self.reason}"
 
 
-Result = DecodedMessage | Malformed | Skipped
+@dataclass(frozen=True, slots=True)
+class Unexamined:
+    """A capture frame whose link layer could not be read: any message in it is unseen.
+
+    ``source`` names where frames like it come from (interface and link type), so that a
+    capture full of them is reported once per source rather than once per frame.
+    """
+
+    frame: Frame
+    reason: str
+    source: tuple[int, int | None]
+
+    def line(self) -> str:
+        return f"{self.frame.label} {self.frame.number}: not examined: {self.reason}"
+
+
+Result = DecodedMessage | Malformed | Skipped | Unexamined
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -713,6 +731,10 @@ def _silence_stdout() -> None:
 def _pcap_results(decoder: PacketDecoder, path: str) -> Iterable[Result]:
     for capture in read_capture(path):
         frame = Frame(number=capture.number, time=capture.time)
+        if capture.link_error:
+            reason = capture.skip or "unreadable link layer"
+            yield Unexamined(frame, reason, (capture.interface, capture.linktype))
+            continue
         if capture.ip is None:
             yield Skipped(frame, capture.skip or "no IPv4 packet")
             continue
@@ -723,6 +745,7 @@ def _emit(results: Iterable[Result], args: argparse.Namespace, out: TextIO, err:
     malformed = 0
     skipped = 0
     count = 0
+    unexamined: dict[tuple[int, int | None], int] = {}
     decoded: list[DecodedMessage] = []
     hex_mode = bool(args.hex)
     try:
@@ -730,6 +753,11 @@ def _emit(results: Iterable[Result], args: argparse.Namespace, out: TextIO, err:
             if isinstance(result, Malformed):
                 malformed += 1
                 print(result.line(), file=err)
+            elif isinstance(result, Unexamined):
+                seen = unexamined.get(result.source, 0)
+                unexamined[result.source] = seen + 1
+                if seen == 0 or args.verbose:
+                    print(result.line(), file=err)
             elif isinstance(result, Skipped):
                 skipped += 1
                 if args.verbose or hex_mode:
@@ -742,17 +770,30 @@ def _emit(results: Iterable[Result], args: argparse.Namespace, out: TextIO, err:
     except CaptureError as exc:
         if args.table and decoded:
             print_table(decoded, out)
+        _report_unexamined(unexamined, err)
         print(f"mip4 decode: error: {exc}", file=err)
         return 2
     if args.table:
         print_table(decoded, out)
+    _report_unexamined(unexamined, err)
     if args.verbose:
-        print(
-            f"{count + len(decoded)} messages decoded, {malformed} malformed, "
-            f"{skipped} frames skipped",
-            file=err,
-        )
-    return 2 if malformed else 0
+        line = f"{count + len(decoded)} messages decoded, {malformed} malformed, "
+        line += f"{skipped} frames skipped"
+        if unexamined:
+            line += f", {sum(unexamined.values())} frames not examined"
+        print(line, file=err)
+    return 2 if malformed or unexamined else 0
+
+
+def _report_unexamined(counts: Mapping[tuple[int, int | None], int], err: TextIO) -> None:
+    """One closing line per interface whose frames could not be read (the first was shown)."""
+    for (interface, linktype), number in counts.items():
+        if number > 1:
+            link = "undescribed" if linktype is None else f"link type {linktype}"
+            print(
+                f"mip4 decode: {number} frames of interface {interface} ({link}) were not examined",
+                file=err,
+            )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -800,6 +841,7 @@ __all__ = [
     "PacketDecoder",
     "Skipped",
     "TunnelledPacket",
+    "Unexamined",
     "add_arguments",
     "decode_hex",
     "message_summary",
