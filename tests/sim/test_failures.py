@@ -84,8 +84,17 @@ def test_ha_refuses_a_bad_authenticator_and_binds_nothing() -> None:
     assert ha_changes == []
     assert w.ha.dataplane.bindings == {}
     assert w.ha.agent.snapshot(w.engine.now)["bindings"] == {}
-    codes = {r.fields.get("code") for r in sent(sink.records, "HA", "reply")}
-    assert codes <= {131}  # RFC 5944 §3.8.2.1: failed authentication (if it answers at all)
+    requests = [
+        r for r in sink.records if r.node == "HA" and r.kind == "packet" and r.direction == "rx"
+    ]
+    requests = [r for r in requests if "registration_request" in r.message]
+    replies = sent(sink.records, "HA", "reply")
+    # RFC 5944 §3.8.2.1 (a): every request is refused with 131, failed authentication ...
+    assert replies and {r.fields.get("code") for r in replies} == {131}
+    assert len(replies) == len(requests)
+    # ... and counted as a drop, by reason
+    drops = w.ha.agent.snapshot(w.engine.now)["drops"]
+    assert drops.get("bad-authenticator") == len(requests), drops
     assert result["summary"]["delivered"] == 0  # type: ignore[index]
 
 
