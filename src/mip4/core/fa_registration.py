@@ -35,6 +35,7 @@ from mip4.core.registration import (
     PendingRegistration,
     VisitorEntry,
     after_authorization,
+    as_sent,
     authorization_index,
     check_single,
     expiry,
@@ -78,13 +79,13 @@ VISITOR_TIMER = "visitor"
 REQUIRED_TTL = 255  # RFC 3024 §4.1.1, §4.2.1: requests with the T bit MUST arrive with TTL 255
 ALL_ONES = IPv4Address("255.255.255.255")
 _D = int(RegistrationFlags.D)  # a plain int: IntFlag '&' builds a member per request
-_DENIAL_MEMORY = 4096
+_DENIAL_MEMORY = 4096  # prune a per-MN denial clock beyond this many entries
 # RFC 5944 §3.7.3: ICMP errors while relaying -> "home agent unreachable" codes 80-95.
 _UNREACHABLE_CODES: dict[int, ReplyCode] = {
     UnreachableCode.NET_UNREACHABLE: ReplyCode.FA_HOME_NETWORK_UNREACHABLE,
     UnreachableCode.HOST_UNREACHABLE: ReplyCode.FA_HA_HOST_UNREACHABLE,
     UnreachableCode.PORT_UNREACHABLE: ReplyCode.FA_HA_PORT_UNREACHABLE,
-}  # prune the per-MN denial clock beyond this many entries
+}
 
 
 @dataclass(slots=True)
@@ -116,6 +117,7 @@ class ForeignAgentRegistration(Agent):
         self.config = config
         self._records: dict[IPv4Address, VisitorRecord] = {}
         self._last_denial: dict[IPv4Address, float] = {}
+        self._last_auth_failure: dict[IPv4Address, float] = {}  # 67s: a clock of their own
         coas: tuple[IPv4Address, ...] = (config.address,)
         if config.gfa is not None:
             coas = (config.address, config.gfa.address)  # RFC 4857 §4.3: the FA, then the GFA
@@ -136,11 +138,21 @@ class ForeignAgentRegistration(Agent):
     def _on_reserved_bits(
         self, packet: ReceivedPacket, error: ReservedValueError, now: float
     ) -> list[Action]:
-        # RFC 5944 §3.7.2.1, §3.7.2.3: reserved bits -> deny with 70.
-        drop = self._drop(DropReason.MALFORMED, str(error), packet)
+        # RFC 5944 §3.7.2.1, §3.7.2.3: reserved bits -> deny with 70. With an MN-FA SA the
+        # denial is sealed, so the request must authenticate first, over the bytes as sent
+        # (reserved bits included, §3.5.1); otherwise it is an MN-FA failure (67).
         request = raw_request(packet.payload)
         if request is None:
-            return [drop]
+            return [self._drop(DropReason.MALFORMED, str(error), packet)]
+        sa = self.config.mn_fa.get(request.home_address)
+        if sa is not None:
+            sent = as_sent(packet.payload)
+            problem = "extensions do not decode" if sent is None else None
+            if sent is not None:
+                problem = check_single(sent, MobileForeignAuthentication, sa)
+            if problem is not None:
+                return self._unauthenticated(request, packet, f"{problem} ({error})", now)
+        drop = self._drop(DropReason.MALFORMED, str(error), packet)
         return [drop, *self._deny(request, packet, ReplyCode.FA_POORLY_FORMED_REQUEST, now)]
 
     def _on_request(self, request: AnyRequest, packet: ReceivedPacket, now: float) -> list[Action]:
@@ -164,10 +176,21 @@ class ForeignAgentRegistration(Agent):
     def _validate(
         self, request: AnyRequest, packet: ReceivedPacket, regional: bool
     ) -> tuple[IPv4Address, bool]:
-        """RFC 5944 §3.7.2.1 and RFC 3024 §4.2.1 in order; returns (upstream, via GFA)."""
+        """RFC 5944 §3.7.2.1 and RFC 3024 §4.2.1; returns (upstream, via GFA).
+
+        MN-FA authentication comes first: every later denial is sealed with the MN-FA key
+        (§3.7.3.2) and resets the per-MN denial clock, so none may answer a request the FA
+        cannot authenticate (a forged 69 would make the MN cap its lifetime, §3.6.2.3).
+        """
         cfg = self.config
         gfa = cfg.gfa
         coa = request.care_of_address
+        sa = cfg.mn_fa.get(request.home_address)
+        if sa is not None:
+            # RFC 5944 §3.7.2.1: exactly one valid MN-FA extension, else discard and 67.
+            problem = check_single(request, MobileForeignAuthentication, sa)
+            if problem is not None:
+                raise Denied(ReplyCode.FA_MN_FAILED_AUTHENTICATION, problem)
         if request.lifetime > cfg.registration_lifetime:
             # RFC 5944 §3.7.2.3: code 69 with the FA's maximum in the Lifetime field.
             raise Denied(
@@ -213,12 +236,6 @@ class ForeignAgentRegistration(Agent):
             raise Denied(ReplyCode.FA_MN_TOO_DISTANT, f"TTL {packet.ttl} with the T bit")
         if reverse and not cfg.reverse_tunnel_offered:
             raise Denied(ReplyCode.FA_REVERSE_TUNNEL_UNAVAILABLE, "no reverse tunnels")  # §4.2.1
-        sa = cfg.mn_fa.get(request.home_address)
-        if sa is not None:
-            # RFC 5944 §3.7.2.1: exactly one valid MN-FA extension, else discard and 67.
-            problem = check_single(request, MobileForeignAuthentication, sa)
-            if problem is not None:
-                raise Denied(ReplyCode.FA_MN_FAILED_AUTHENTICATION, problem)
         if authorization_index(request) is None:
             # Nothing could authorise it at the HA or GFA (RFC 5944 §3.2): poorly formed.
             raise Denied(ReplyCode.FA_POORLY_FORMED_REQUEST, "no authorization-enabling extension")
@@ -323,15 +340,10 @@ class ForeignAgentRegistration(Agent):
     def _refuse(
         self, request: AnyRequest, packet: ReceivedPacket, denial: Denied, now: float
     ) -> list[Action]:
-        out: list[Action] = []
         if denial.code == ReplyCode.FA_MN_FAILED_AUTHENTICATION:
-            reason = (
-                DropReason.MISSING_AUTHENTICATION
-                if denial.detail.startswith("no ")
-                else DropReason.BAD_AUTHENTICATOR
-            )
-            out.append(self._drop(reason, denial.detail, packet))
-        elif denial.code == ReplyCode.FA_POORLY_FORMED_REQUEST:
+            return self._unauthenticated(request, packet, denial.detail, now)
+        out: list[Action] = []
+        if denial.code == ReplyCode.FA_POORLY_FORMED_REQUEST:
             out.append(self._drop(DropReason.MALFORMED, denial.detail, packet))
         elif denial.code == ReplyCode.FA_MN_TOO_DISTANT:
             out.append(self._drop(DropReason.BAD_TTL, denial.detail, packet))
@@ -347,6 +359,41 @@ class ForeignAgentRegistration(Agent):
                 )
             )
         out += self._deny(request, packet, denial.code, now, lifetime=denial.lifetime)
+        return out
+
+    def _unauthenticated(
+        self, request: AnyRequest, packet: ReceivedPacket, problem: str, now: float
+    ) -> list[Action]:
+        """RFC 5944 §3.7.2.1: a request failing MN-FA authentication is silently discarded
+        (counted) and SHOULD get 67. Nothing of it is trusted, so it changes no state: no
+        pending entry, and not the per-MN denial clock (a forged request must not silence
+        a genuine denial). The 67 goes unsealed: sealing it with the MN-FA key would vouch
+        for forged fields; an MN holding the SA discards it (§3.6.2.1 a) and an MN without
+        one learns that the FA wants MN-FA authentication. These 67s are rate-limited on a
+        clock of their own."""
+        reason = (
+            DropReason.MISSING_AUTHENTICATION
+            if problem.startswith("no ")
+            else DropReason.BAD_AUTHENTICATOR
+        )
+        out: list[Action] = [self._drop(reason, problem, packet)]
+        key = request.home_address if not request.home_address.is_unspecified else packet.source
+        last = self._last_auth_failure.get(key)
+        if last is not None and now - last < self.config.denial_interval:
+            return [*out, self._drop(DropReason.RATE_LIMITED, "denial 67", source=key)]
+        self._last_auth_failure = _remember(
+            self._last_auth_failure, key, now, self.config.denial_interval
+        )
+        reply = reply_to(request, ReplyCode.FA_MN_FAILED_AUTHENTICATION)
+        out.append(
+            self._address_to_mn(
+                reply,
+                ip_destination=packet.destination,
+                source_port=packet.source_port,
+                link_address=packet.link_source,
+                interface=packet.interface,
+            )
+        )
         return out
 
     def _deny(
@@ -391,14 +438,31 @@ class ForeignAgentRegistration(Agent):
             last = self._last_denial.get(key)
             if last is not None and now - last < cfg.denial_interval:
                 return [self._drop(DropReason.RATE_LIMITED, f"denial {reply.code}", source=key)]
-            if len(self._last_denial) >= _DENIAL_MEMORY:
-                self._last_denial = {
-                    k: t for k, t in self._last_denial.items() if now - t < cfg.denial_interval
-                }
-            self._last_denial[key] = now
+            self._last_denial = _remember(self._last_denial, key, now, cfg.denial_interval)
         sa = cfg.mn_fa.get(reply.home_address)
         if sa is not None:
             reply = seal_with(reply, MobileForeignAuthentication, sa)
+        return [
+            self._address_to_mn(
+                reply,
+                ip_destination=ip_destination,
+                source_port=source_port,
+                link_address=link_address,
+                interface=interface,
+            )
+        ]
+
+    def _address_to_mn(
+        self,
+        reply: AnyReply,
+        *,
+        ip_destination: IPv4Address,
+        source_port: int,
+        link_address: bytes | None,
+        interface: str,
+    ) -> SendPacket:
+        """The IP and UDP framing of a reply to the MN (RFC 5944 §3.7.2.3)."""
+        cfg = self.config
         source = ip_destination
         if source in (ALL_MOBILITY_AGENTS, LIMITED_BROADCAST) or is_multicast(source):
             source = cfg.address
@@ -406,19 +470,17 @@ class ForeignAgentRegistration(Agent):
         if destination.is_unspecified:
             destination = LIMITED_BROADCAST
         regional = isinstance(reply, RegionalRegistrationReply)
-        return [
-            SendPacket(
-                interface=interface or cfg.access_interface,
-                source=source,
-                destination=destination,
-                protocol=PROTO_UDP,
-                payload=reply.encode(),
-                message="regional_registration_reply" if regional else "registration_reply",
-                source_port=MOBILE_IP_PORT,
-                destination_port=source_port,
-                link_destination=link_address,
-            )
-        ]
+        return SendPacket(
+            interface=interface or cfg.access_interface,
+            source=source,
+            destination=destination,
+            protocol=PROTO_UDP,
+            payload=reply.encode(),
+            message="regional_registration_reply" if regional else "registration_reply",
+            source_port=MOBILE_IP_PORT,
+            destination_port=source_port,
+            link_destination=link_address,
+        )
 
     # ------------------------------------------------------------------ replies
 
@@ -672,6 +734,17 @@ class ForeignAgentRegistration(Agent):
         out = self._remove_visitor(rec, "expired")
         self._forget_if_empty(rec)
         return out
+
+
+def _remember(
+    clock: dict[IPv4Address, float], key: IPv4Address, now: float, interval: float
+) -> dict[IPv4Address, float]:
+    """Record a denial at ``now`` for ``key``, pruning entries older than ``interval`` once
+    the clock holds ``_DENIAL_MEMORY`` of them (a flood of addresses cannot grow it)."""
+    if len(clock) >= _DENIAL_MEMORY:
+        clock = {k: t for k, t in clock.items() if now - t < interval}
+    clock[key] = now
+    return clock
 
 
 def _request_of(pending: PendingRegistration) -> AnyRequest:

@@ -9,8 +9,10 @@ care-of address (several with the S bit: the data plane bicasts).
 A request goes through the checks of RFC 5944 §3.8.2.1 in order, and nothing changes
 until all security checks pass:
 
-1. an MN-HA security association for the Home Address with the extension's SPI, and an
-   MN-HA Authentication extension: otherwise the request is silently discarded (counted);
+1. an MN-HA security association for the Home Address, an MN-HA Authentication extension,
+   and a security context of that association with the extension's SPI (several contexts
+   per MN: :class:`~mip4.core.security.MobilitySecurityAssociation`): otherwise the request
+   is silently discarded (counted); replies are sealed with the context that matched;
 2. the MN-HA authenticator: invalid -> reply 131 (no state change);
 3. with nonces, duplicates of the current binding (same home address, care-of address and
    Identification, §3.8.2.2; an MN retransmits unchanged, §3.6.3) are answered again
@@ -23,13 +25,15 @@ until all security checks pass:
 
 Then policy: the request's destination and Home Agent field (136), the encapsulation
 (139), reverse tunnelling (138 / 137, RFC 3024 §4.3.1), and the number of simultaneous
-bindings (135). Accepted requests update the binding list (§3.8.2.2: lifetime 0 deletes
-one binding or, with CoA = home address, all; otherwise add, keeping the others only with
-S), arm one ``("binding", home, coa)`` timer per binding and reply with code 0 (1 when S
-was asked but simultaneous bindings are off). Replies are sealed with MN-HA and, when the
-HA shares an SA with the relaying agent, FA-HA (§3.8.3.3), and go back to the request's
-source address and port from port 434 (§3.8.3.1). An expired binding is removed silently
-(§3.8: never a reply because a lifetime expired).
+bindings (135). A request with reserved bits set gets 134 only if its MN-HA authenticator
+verifies over the bytes as sent (otherwise silently discarded, counted). Accepted requests
+update the binding list (§3.8.2.2: lifetime 0 deletes one binding or, with CoA = home
+address, all; otherwise add, keeping the others only with S), arm one
+``("binding", home, coa)`` timer per binding and reply with code 0 (1 when S was asked but
+simultaneous bindings are off). Replies are sealed with MN-HA and, when the HA shares an SA
+with the relaying agent, FA-HA (§3.8.3.3), and go back to the request's source address and
+port from port 434 (§3.8.3.1). An expired binding is removed silently (§3.8: never a reply
+because a lifetime expired).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from ipaddress import IPv4Address
 
 from mip4.core.actions import (
     Action,
+    Dropped,
     DropReason,
     Notify,
     SendPacket,
@@ -52,8 +57,10 @@ from mip4.core.discovery import ADVERTISE_TIMER, Advertiser
 from mip4.core.packets import LIMITED_BROADCAST, ReceivedPacket
 from mip4.core.registration import (
     AnyReply,
+    AsSent,
     Denied,
     MobilityBinding,
+    as_sent,
     check_single,
     count,
     expiry,
@@ -170,36 +177,52 @@ class HomeAgent(Agent):
     ) -> list[Action]:
         """RFC 5944 §3.8.2.3: non-zero reserved bits MUST be rejected with 134.
 
-        The reply is sealed with the MN-HA SA of the Home Address (none: silent discard).
+        Only once the request is authenticated (§3.8.2.1 comes first): the MN-HA
+        authenticator is checked over the bytes as sent, reserved bits included (§3.5.1).
+        Without a valid one the request is silently discarded and counted: a 134 sealed with
+        the MN's key over forged content would make the MN accept a denial it never caused.
         """
         request = raw_request(packet.payload)
-        drop = self._drop(DropReason.MALFORMED, str(error), packet)
-        if request is None or type(request) is not RegistrationRequest:
-            return [drop]
-        sa = self.config.mn_ha.get(request.home_address)
-        if sa is None:
-            return [drop]
+        sent = as_sent(packet.payload)
+        if request is None or type(request) is not RegistrationRequest or sent is None:
+            return [self._drop(DropReason.MALFORMED, str(error), packet)]
+        sa = self._mn_ha_context(sent, request.home_address, packet)
+        if isinstance(sa, Dropped):
+            return [sa]
+        problem = check_single(sent, MobileHomeAuthentication, sa)
+        if problem is not None:
+            return [self._drop(DropReason.BAD_AUTHENTICATOR, f"{problem} ({error})", packet)]
         reply = reply_to(request, ReplyCode.HA_POORLY_FORMED_REQUEST, agent=self.config.address)
-        return [drop, self._send_reply(reply, sa, packet, None)]
+        return [
+            self._drop(DropReason.MALFORMED, str(error), packet),
+            self._send_reply(reply, sa, packet, None),
+        ]
+
+    def _mn_ha_context(
+        self, message: RegistrationRequest | AsSent, home: IPv4Address, packet: ReceivedPacket
+    ) -> SecurityAssociation | Dropped:
+        """RFC 5944 §3.8.2.1 (a): the MN-HA security context, selected by the Home Address
+        and the SPI of the MN-HA extension (§1.6, §3.5.1); otherwise the counted drop
+        (no SA, or no authorization-enabling extension: "MUST silently discard")."""
+        association = self.config.mn_ha.get(home)
+        if association is None:
+            return self._drop(DropReason.NO_SECURITY_ASSOCIATION, "unknown home address", packet)
+        auth = next(
+            (e for e in message.extensions if isinstance(e, MobileHomeAuthentication)), None
+        )
+        if auth is None:
+            return self._drop(DropReason.MISSING_AUTHENTICATION, "no MN-HA extension", packet)
+        sa = association.context(auth.spi)
+        if sa is None:
+            return self._drop(DropReason.NO_SECURITY_ASSOCIATION, f"unknown SPI {auth.spi}", packet)
+        return sa
 
     def _on_request(
         self, request: RegistrationRequest, packet: ReceivedPacket, now: float
     ) -> list[Action]:
-        # RFC 5944 §3.8.2.1 (a): the MN-HA SA, selected by home address and SPI.
-        sa = self.config.mn_ha.get(request.home_address)
-        if sa is None:
-            return [self._drop(DropReason.NO_SECURITY_ASSOCIATION, "unknown home address", packet)]
-        auth = next(
-            (e for e in request.extensions if isinstance(e, MobileHomeAuthentication)), None
-        )
-        if auth is None:
-            # §3.8.2.1 (a): "without any authorization-enabling extension ... MUST silently
-            # discard".
-            return [self._drop(DropReason.MISSING_AUTHENTICATION, "no MN-HA extension", packet)]
-        if auth.spi != sa.spi:
-            return [
-                self._drop(DropReason.NO_SECURITY_ASSOCIATION, f"unknown SPI {auth.spi}", packet)
-            ]
+        sa = self._mn_ha_context(request, request.home_address, packet)
+        if isinstance(sa, Dropped):
+            return [sa]
         fa_sa = self.config.fa_ha.get(packet.source)
         problem = check_single(request, MobileHomeAuthentication, sa)
         if problem is not None:

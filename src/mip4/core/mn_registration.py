@@ -20,6 +20,7 @@ from mip4.core.actions import (
     TimerKey,
     TunnelMode,
 )
+from mip4.core.config import MobileNodeConfig
 from mip4.core.mn_state import (
     _TRANSIENT,
     DEFAULT_TTL,
@@ -45,7 +46,7 @@ from mip4.core.registration import (
     seal_with,
 )
 from mip4.core.replay import IdentificationSource, low32
-from mip4.core.security import ReplayProtection
+from mip4.core.security import RandomSource, ReplayProtection
 from mip4.wire.extensions import (
     EncapsulatingDeliveryStyle,
     GeneralizedAuthentication,
@@ -65,9 +66,15 @@ from mip4.wire.registration import (
     ReplyCode,
 )
 
+DENIAL_RETRY_TIMER = "registration-retry-after-denial"
+
 
 class MobileNodeRegistration(MobileNodeState):
     """The MN's registration procedure."""
+
+    def __init__(self, config: MobileNodeConfig, *, random: RandomSource) -> None:
+        super().__init__(config, random=random)
+        self._timer_handlers[DENIAL_RETRY_TIMER] = self._on_denial_retry
 
     # ------------------------------------------------------------------ registration
 
@@ -397,6 +404,7 @@ class MobileNodeRegistration(MobileNodeState):
     def _accepted(self, reply: AnyReply, pending: PendingRequest, now: float) -> list[Action]:
         self._pending = None
         out: list[Action] = self._cancel_timer((RETRY_TIMER,))
+        out += self._cancel_timer((DENIAL_RETRY_TIMER,))
         if pending.kind == REGIONAL and pending.gfa is not None:
             self._gfa_source(pending.gfa).accepted(reply.identification)
         else:
@@ -494,7 +502,32 @@ class MobileNodeRegistration(MobileNodeState):
         if code in _TRANSIENT:
             return out  # the retransmission timer keeps going (§3.6.3)
         self._pending = None
-        return out + self._cancel_timer((RETRY_TIMER,))
+        out += self._cancel_timer((RETRY_TIMER,))
+        if pending.kind == HOME and agent is not None:
+            # RFC 5944 §3.6.2.3 lists the denials an MN can repair at once (handled above);
+            # for the others it only SHOULD log. Giving up for good would strand the MN
+            # unregistered behind an FA it keeps hearing (the agent's policy or keys may be
+            # fixed, the denial may have been a mistake), so it tries again, with a fresh
+            # request, after ``retransmit_max`` (never beyond the requested lifetime,
+            # §3.6.3; at least 1 s between requests, §3.6.3): one request per interval, the
+            # backoff's ceiling, unless something else (a new FA, a reboot) registers first.
+            delay = float(self.config.retransmit_max)
+            if pending.request.lifetime:
+                delay = min(delay, float(pending.request.lifetime))
+            delay = max(delay, 1.0)
+            out.append(self._start_timer((DENIAL_RETRY_TIMER,), now + delay))
+        return out
+
+    def _on_denial_retry(self, key: TimerKey, now: float) -> list[Action]:
+        """The retry after a denial (see :meth:`_denied`), through the current agent, unless
+        another registration is under way or the MN is at home or has no agent."""
+        agent = self._current
+        if agent is None or self._pending is not None or self._at_home:
+            return []
+        out: list[Action] = [
+            Notify(event="registration-retry-after-denial", fields={"agent": str(agent.address)})
+        ]
+        return out + self._register(agent, now, force_home=True)
 
     def _retry_now(self, pending: PendingRequest, now: float) -> list[Action]:
         if pending.kind == DEREGISTER:

@@ -5,7 +5,8 @@
 - the semantic view of the flags (requested encapsulation) so agents never test wire bits;
 - replies built from a request (RFC 5944 §3.7.2.3: denials copy Home Address, Home Agent
   and Identification);
-- the raw fixed fields of a request whose reserved bits make it undecodable (codes 70/134);
+- the raw fixed fields of a request whose reserved bits make it undecodable, and the bytes
+  its authenticators cover (codes 70/134 only answer an authenticated request);
 - the table entries: :class:`PendingRegistration`, :class:`VisitorEntry`,
   :class:`MobilityBinding`.
 """
@@ -22,6 +23,7 @@ from mip4.core.actions import TunnelMode
 from mip4.core.security import SecurityAssociation
 from mip4.wire._util import ipv4
 from mip4.wire.auth import seal, verify
+from mip4.wire.errors import DecodeError
 from mip4.wire.extensions import (
     ControlExtension,
     ForeignHomeAuthentication,
@@ -29,6 +31,7 @@ from mip4.wire.extensions import (
     GeneralizedAuthSubtype,
     MobileForeignAuthentication,
     MobileHomeAuthentication,
+    decode_extensions,
 )
 from mip4.wire.registration import (
     INFINITE_LIFETIME,
@@ -149,7 +152,11 @@ def count(extensions: tuple[ControlExtension, ...], cls: type) -> int:
 
 
 def check_single(
-    message: AnyRequest | AnyReply, cls: type, sa: SecurityAssociation, *, fa_fa: bool = False
+    message: AnyRequest | AnyReply | AsSent,
+    cls: type,
+    sa: SecurityAssociation,
+    *,
+    fa_fa: bool = False,
 ) -> str | None:
     """Verify the one authenticator of ``cls`` against ``sa``; None if valid, else why not.
 
@@ -274,6 +281,31 @@ def raw_request(data: bytes) -> AnyRequest | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class AsSent:
+    """A request whose reserved bits stop it decoding, as its authenticators see it: the
+    fixed part exactly as received, reserved bits included (RFC 5944 §3.5.1: the MAC covers
+    the UDP payload as sent), and the extensions. :func:`check_single` accepts it."""
+
+    fixed: bytes
+    extensions: tuple[ControlExtension, ...]
+
+    def encode_fixed(self) -> bytes:
+        return self.fixed
+
+
+def as_sent(data: bytes) -> AsSent | None:
+    """The :class:`AsSent` view of a request's bytes; None when its extensions do not
+    decode (nothing could authenticate it)."""
+    if len(data) < _RAW_REQUEST.size:
+        return None
+    try:
+        extensions = decode_extensions(data, _RAW_REQUEST.size)
+    except DecodeError:
+        return None
+    return AsSent(fixed=data[: _RAW_REQUEST.size], extensions=extensions)
+
+
 def granted(requested: int, maximum: int) -> int:
     """Lifetime an agent grants: never more than asked (RFC 5944 §3.8.2.2), at most its max."""
     if requested == INFINITE_LIFETIME and maximum == INFINITE_LIFETIME:
@@ -391,11 +423,13 @@ def replace(entry: VisitorEntry, **changes: object) -> VisitorEntry:
 __all__ = [
     "AnyReply",
     "AnyRequest",
+    "AsSent",
     "Denied",
     "MobilityBinding",
     "PendingRegistration",
     "VisitorEntry",
     "after_authorization",
+    "as_sent",
     "authorization_index",
     "check_single",
     "count",

@@ -45,6 +45,49 @@ class SecurityAssociation:
         if not self.key:
             raise LocalUsageError("a security association needs a non-empty key")
 
+    def context(self, spi: int) -> SecurityAssociation | None:
+        """The security context an extension's SPI selects (RFC 5944 §1.6, §3.5.1): this
+        one if the SPI is its own, else None."""
+        return self if spi == self.spi else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MobilitySecurityAssociation(SecurityAssociation):
+    """Several security contexts between one pair of nodes, each selected by its SPI.
+
+    RFC 5944 §1.6: a Mobility Security Association is "a collection of security contexts"
+    and the SPI identifies "a security context ... among the contexts available"; §3.5.1:
+    the receiver selects the key by the SPI. The object's own ``spi``/``key``/``replay`` are
+    the context this node uses to send (a mobile node seals with it); ``others`` are the
+    further contexts a receiver accepts (e.g. a new key being rolled out), and a reply is
+    sealed with the context that authenticated the request. Replay state is kept per peer
+    whatever the context (§5.7), so every context uses the same replay protection.
+    """
+
+    others: tuple[SecurityAssociation, ...] = ()
+
+    def __post_init__(self) -> None:
+        super(MobilitySecurityAssociation, self).__post_init__()
+        spis = [self.spi]
+        for other in self.others:
+            if not isinstance(other, SecurityAssociation) or isinstance(
+                other, MobilitySecurityAssociation
+            ):
+                raise LocalUsageError(f"others: {other!r} is not a single SecurityAssociation")
+            if other.spi in spis:
+                raise LocalUsageError(f"others: SPI {other.spi} appears twice")
+            if other.replay is not self.replay:
+                raise LocalUsageError(
+                    f"others: SPI {other.spi} uses {other.replay.value} replay protection, "
+                    f"not {self.replay.value} (replay state is per peer, RFC 5944 §5.7)"
+                )
+            spis.append(other.spi)
+
+    def context(self, spi: int) -> SecurityAssociation | None:
+        if spi == self.spi:
+            return self
+        return next((c for c in self.others if c.spi == spi), None)
+
 
 NTP_UNIX_OFFSET = 2_208_988_800  # seconds from 1900-01-01 to 1970-01-01
 
