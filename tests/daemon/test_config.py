@@ -218,3 +218,17 @@ def test_smooth_handoff_and_multi_interface_options() -> None:
     assert isinstance(fa_config.core, ForeignAgentConfig)
     post = fa_config.core.post_registration
     assert post is not None and post.buffer_data is True
+
+
+def test_the_method_is_one_of_the_simulator_s() -> None:
+    from mip4.sim import METHODS_AVAILABLE
+
+    data = _load("ha.toml")
+    assert load_config(CONTRIB / "ha.toml").method == "standard"  # the default
+    for method in METHODS_AVAILABLE:
+        data["daemon"]["method"] = method
+        assert parse_config(data).method == method
+    data["daemon"]["method"] = "pre-magic"
+    (problem,) = _problems(data)
+    assert problem.startswith("daemon.method: must be one of standard, standard-solicit, ")
+    assert problem.endswith("got 'pre-magic'")

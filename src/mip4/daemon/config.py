@@ -31,15 +31,24 @@ its neighbour FAs, timers and method options, and the daemon's own settings::
 
     [daemon]                         # control socket, TUN device, routing table, buffers
     control_socket = "/run/mip4/fa1/control.sock"
+    method = "post-source"           # the handoff method (metrics label)
 
 Every problem is reported with the key that holds it (``security.fa_ha[0].spi: ...``), all
 of them at once: :func:`load_config` raises :class:`ConfigError` whose ``problems`` are the
 lines ``mip4 agent --check`` prints. Values the core checks (lifetimes, intervals) are
 checked by the core configuration and reported under the TOML key that set them.
 
-Neighbour FAs, FA-FA and inter-FA ESP associations are validated and kept in
-:class:`DaemonConfig` (``neighbours``, ``fa_fa``, ``esp``); the core's standard agents do not
-use them yet (the PRE/POST-REGISTRATION issues add the core fields that take them).
+Neighbour FAs and the inter-FA ESP associations (``[[security.esp]]``, RFC 4881 §3.5) go
+into the FA's :class:`~mip4.core.config.PreRegistrationConfig` when ``[pre_registration]``
+is present (each neighbour needs an ``out`` and an ``in`` transport SA; tunnel-mode SAs are
+optional); the FA-FA associations (``[[security.fa_fa]]``, RFC 4881 §4.5) become the
+neighbours of its :class:`~mip4.core.config.PostRegistrationConfig` when
+``[post_registration]`` is present. :class:`DaemonConfig` also keeps them as written
+(``neighbours``, ``fa_fa``, ``esp``).
+
+``[daemon] method`` names the handoff method the agent takes part in (one of
+:data:`mip4.core.methods.HANDOFF_METHODS`, the simulator's names): the ``method`` label of
+``mip4_handoffs_total``.
 """
 
 from __future__ import annotations
@@ -65,6 +74,7 @@ from mip4.core.config import (
     HomeAgentConfig,
     MobileNodeConfig,
 )
+from mip4.core.methods import HANDOFF_METHODS
 from mip4.core.security import ReplayProtection, SecurityAssociation
 from mip4.errors import LocalUsageError
 
@@ -203,7 +213,14 @@ class DaemonSection(_Strict):
     route_table: Annotated[int, Field(ge=1, le=0xFFFFFFF0)] = 4340
     rule_priority: Annotated[int, Field(ge=1, le=32765)] = 4340
     buffer_limit: Annotated[int, Field(ge=1)] = 1024
-    method: str = "standard"
+    method: str = "standard"  # the handoff metrics' method label: a simulator method name
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        if value not in HANDOFF_METHODS:
+            raise ValueError(f"must be one of {', '.join(HANDOFF_METHODS)}, got {value!r}")
+        return value
 
 
 Encap = Literal["ipip", "minimal", "gre"]

@@ -393,7 +393,7 @@ class Runtime:
             loop.add_reader(sock.fileno(), self._guard, dp.read_tunnel_socket, sock)
         self._open_control_sockets(loop, link_source)
         if self.metrics_address:
-            self.metrics = Metrics(method=cfg.method, state=self.metric_state)
+            self.metrics = Metrics(method=cfg.method, role=cfg.role, state=self.metric_state)
             self.metrics.serve(self.metrics_address)
         if cfg.link_events and self.netlink is not None and link_source:
             self._open_link_monitor(loop, link_source)
@@ -501,6 +501,8 @@ class Runtime:
     def execute(self, actions: list[Action]) -> None:
         loop = self.loop
         assert loop is not None
+        if self.metrics is not None:
+            self.metrics.actions(actions)
         for action in actions:
             if self.on_action is not None:
                 self.on_action(action)
@@ -542,8 +544,6 @@ class Runtime:
                 case Notify(event=event, fields=fields):
                     if log.isEnabledFor(logging.INFO):
                         log.info(event, extra={"fields": {k: _text(v) for k, v in fields.items()}})
-                    if self.metrics is not None and self.config.role == "mn":
-                        self.metrics.notify(action)
                 case _:
                     assert self.dataplane is not None
                     try:

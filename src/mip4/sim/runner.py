@@ -29,10 +29,11 @@ from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
+from mip4.core.methods import HANDOFF_METHODS
 from mip4.errors import LocalUsageError
 from mip4.sim.engine import Engine
 from mip4.sim.metrics import Metrics
-from mip4.sim.mobility import default_duration, plan
+from mip4.sim.mobility import default_duration, plan, requested_handoffs
 from mip4.sim.network import (
     AgentNode,
     CorrespondentNode,
@@ -45,17 +46,7 @@ from mip4.sim.scenario import Scenario
 from mip4.sim.trace import JsonLinesSink, Trace, TraceSink
 from mip4.sim.traffic import Traffic
 
-METHODS_AVAILABLE = (
-    "standard",
-    "standard-solicit",
-    "pre-mobile",
-    "pre-source",
-    "pre-target",
-    "post-source",
-    "post-target",
-    "combined",
-    "multi-interface",  # RFC 4881 Appendix B: two radios, make before break
-)
+METHODS_AVAILABLE = HANDOFF_METHODS  # the daemon's [daemon] method takes the same names
 METHODS_LATER: tuple[str, ...] = ()
 DRAIN_S = 1.0
 MAX_MN_TAPS = 16  # pcap: the air interface of the first MNs only (file handles)
@@ -233,7 +224,7 @@ class World:
                 mob.model,
                 cells=topo.fas,
                 dwell_s=mob.dwell_s,
-                handoffs=mob.handoffs,
+                handoffs=requested_handoffs(mob),
                 fast_dwell_s=mob.fast_dwell_ms / 1000.0,
                 l2_handoff_s=l2_handoff,
             )
@@ -261,7 +252,7 @@ class World:
             mns=mob.mns,
             dwell_s=mob.dwell_s,
             duration_s=duration,
-            handoffs=mob.handoffs,
+            handoffs=requested_handoffs(mob),
             fast_dwell_s=mob.fast_dwell_ms / 1000.0,
             l2_handoff_s=l2_handoff,
             dwell_jitter_s=mob.dwell_jitter_s,
