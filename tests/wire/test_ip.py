@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from ipaddress import IPv4Address
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 from mip4.wire.errors import ChecksumError, LengthError, TruncatedError, ValueDecodeError
 from mip4.wire.ip import (
     FLAG_DF,
+    FLAG_MF,
     PROTO_UDP,
     IPv4Header,
     IPv4Packet,
@@ -19,6 +22,7 @@ from mip4.wire.ip import (
     build_udp_ipv4,
     internet_checksum,
 )
+from tests.vectors import Vector, load, subset_matches
 
 # A header worked by hand (RFC 791 §3.1 layout; the sum folded as RFC 1071 §4.1 shows):
 # 4500 0073 0000 4000 4011 ---- c0a8 0001 c0a8 00c7
@@ -116,3 +120,123 @@ def test_built_datagrams_round_trip(payload: bytes, ttl: int, src: int, dst: int
     packet = IPv4Packet.decode(raw)
     assert packet.payload == payload and packet.header.ttl == ttl
     assert packet.encode() == raw
+
+
+# --- golden vectors (tests/vectors/ip.toml), both ways ---------------------------------------
+
+IP_VECTORS = load("ip")
+IPV4_VECTORS = [v for v in IP_VECTORS if v.codec == "ipv4"]
+UDP_VECTORS = [v for v in IP_VECTORS if v.codec == "udp"]
+
+
+def ipv4_fields(header: IPv4Header, raw: bytes) -> dict[str, object]:
+    """Every RFC 791 §3.1 field of a decoded header (version and IHL read from the byte)."""
+    return {
+        **header.to_dict(),
+        "version": raw[0] >> 4,
+        "ihl": header.header_length // 4,
+        "more_fragments": bool(header.flags_fragment & FLAG_MF),
+        "fragment_offset": header.flags_fragment & 0x1FFF,
+        "checksum": header.checksum,
+        "options": header.options.hex(),
+    }
+
+
+def build_ipv4_header(f: dict[str, Any]) -> IPv4Header:
+    """A header from the vector's fields alone; the encoder computes the checksum."""
+    flags = (FLAG_DF if f["dont_fragment"] else 0) | (FLAG_MF if f["more_fragments"] else 0)
+    return IPv4Header(
+        tos=f.get("tos", 0),
+        total_length=f["total_length"],
+        identification=f["identification"],
+        flags_fragment=flags | f["fragment_offset"],
+        ttl=f["ttl"],
+        protocol=f["protocol"],
+        source=IPv4Address(f["source"]),
+        destination=IPv4Address(f["destination"]),
+        options=bytes.fromhex(f["options"]),
+    )
+
+
+@pytest.mark.parametrize("vector", IPV4_VECTORS, ids=str)
+def test_ipv4_vector_decode_gives_fields(vector: Vector) -> None:
+    header = IPv4Header.decode(vector.data)
+    assert subset_matches(vector.fields, ipv4_fields(header, vector.data)) == []
+
+
+@pytest.mark.parametrize("vector", IPV4_VECTORS, ids=str)
+def test_ipv4_vector_encode_gives_bytes(vector: Vector) -> None:
+    built = build_ipv4_header(vector.fields)
+    payload = bytes.fromhex(vector.extra.get("payload", ""))
+    assert (built.encode() + payload).hex(" ") == vector.data.hex(" ")
+    # The decoder keeps the received checksum; with it the decoded header is the built one.
+    decoded = IPv4Header.decode(vector.data)
+    assert dataclasses.replace(built, checksum=vector.fields["checksum"]) == decoded
+    assert decoded.encode() == vector.data[: decoded.header_length]
+
+
+@pytest.mark.parametrize("vector", [v for v in IPV4_VECTORS if "payload" in v.extra], ids=str)
+def test_ipv4_datagram_vector_as_packet(vector: Vector) -> None:
+    packet = IPv4Packet.decode(vector.data)
+    assert packet.payload == bytes.fromhex(vector.extra["payload"])
+    assert packet.encode() == vector.data
+    f = vector.fields
+    rebuilt = build_ipv4(
+        IPv4Address(f["source"]),
+        IPv4Address(f["destination"]),
+        f["protocol"],
+        packet.payload,
+        ttl=f["ttl"],
+        identification=f["identification"],
+        dont_fragment=f["dont_fragment"],
+    )
+    assert rebuilt == vector.data
+
+
+def udp_fields(udp: UdpDatagram, raw: bytes) -> dict[str, object]:
+    return {
+        "source_port": udp.source_port,
+        "destination_port": udp.destination_port,
+        "length": int.from_bytes(raw[4:6], "big"),
+        "checksum": udp.checksum,
+        "payload": udp.payload.hex(),
+    }
+
+
+def _addresses(vector: Vector) -> tuple[IPv4Address, IPv4Address]:
+    return IPv4Address(vector.extra["source"]), IPv4Address(vector.extra["destination"])
+
+
+@pytest.mark.parametrize("vector", UDP_VECTORS, ids=str)
+def test_udp_vector_decode_gives_fields(vector: Vector) -> None:
+    source, destination = _addresses(vector)
+    udp = UdpDatagram.decode(vector.data, source, destination)
+    assert subset_matches(vector.fields, udp_fields(udp, vector.data)) == []
+    assert len(vector.data) == vector.fields["length"]
+
+
+@pytest.mark.parametrize("vector", UDP_VECTORS, ids=str)
+def test_udp_vector_encode_gives_bytes(vector: Vector) -> None:
+    source, destination = _addresses(vector)
+    f = vector.fields
+    built = UdpDatagram(
+        source_port=f["source_port"],
+        destination_port=f["destination_port"],
+        payload=bytes.fromhex(f["payload"]),
+        # A sender that computes no checksum sends zero (RFC 768); otherwise the encoder
+        # computes it from the pseudo-header.
+        checksum=0 if vector.extra.get("no_checksum") else None,
+    )
+    assert built.encode(source, destination).hex(" ") == vector.data.hex(" ")
+    decoded = UdpDatagram.decode(vector.data, source, destination)
+    assert decoded.encode(source, destination) == vector.data
+
+
+def test_udp_checksum_vector_is_bound_to_its_pseudo_header() -> None:
+    """The same UDP bytes between other addresses do not verify: the pseudo-header counts."""
+    (vector,) = [v for v in UDP_VECTORS if v.name == "udp-checksum"]
+    source, destination = _addresses(vector)
+    with pytest.raises(ChecksumError):
+        UdpDatagram.decode(vector.data, source, IPv4Address("192.0.2.2"))
+    with pytest.raises(ChecksumError):
+        UdpDatagram.decode(vector.data, IPv4Address("10.0.0.11"), destination)
