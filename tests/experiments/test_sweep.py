@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import csv
+import itertools
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from mip4.cli import main
 from mip4.experiments import sweep
+from mip4.experiments.plots import pyplot, sweep_figure
 from mip4.experiments.runner import RunSpec, run_rows
 from mip4.sim.scenario import ScenarioError
 
@@ -43,6 +47,35 @@ def test_sweep_grid_csv_and_plots(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main([*argv, "--seeds", "2", "--out", str(tmp_path), "--workers", "2"]) == 0
     assert "0 runs done, 8 already there" in capsys.readouterr().err.replace("\n", " ")
     assert len(rows(tmp_path)) == 8
+
+
+def polygon_area(vertices: Sequence[Sequence[float]]) -> float:
+    return abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in itertools.pairwise(vertices)) / 2)
+
+
+def test_sweep_plot_draws_the_confidence_bands(tmp_path: Path) -> None:
+    # standard waits a random part of an advertisement interval: the seeds disagree
+    argv = ["sweep", *SMALL, "--param", "radio.l2_handoff_ms=50,150", "--methods", "standard"]
+    assert main([*argv, "--seeds", "3", "--out", str(tmp_path), "--workers", "2"]) == 0
+    params = sweep.parse_params(["radio.l2_handoff_ms=50,150"])
+    xs, series = sweep.aggregate(sweep.load_rows(tmp_path / "sweep.csv"), params, ["standard"])
+    assert all(half > 0 for _, half in series["disruption_ms"]["standard"])
+    fig = sweep_figure("radio.l2_handoff_ms", xs, series, sweep.METRICS)
+    try:
+        for ax, (metric, _) in zip(fig.axes, sweep.METRICS, strict=True):
+            bands = [c for c in ax.collections if c.get_gid() == "ci-standard"]
+            assert len(bands) == 1, metric
+            (path,) = bands[0].get_paths()
+            points = series[metric]["standard"]
+            if any(half > 0 for _, half in points):
+                assert polygon_area(path.vertices) > 0, metric
+            # the band spans mean - half .. mean + half at each swept value
+            low = min(mean - half for mean, half in points)
+            high = max(mean + half for mean, half in points)
+            assert path.vertices[:, 1].min() == pytest.approx(low)
+            assert path.vertices[:, 1].max() == pytest.approx(high)
+    finally:
+        pyplot().close(fig)
 
 
 def test_resume_after_an_interrupted_write(tmp_path: Path) -> None:
@@ -77,6 +110,11 @@ def test_dask_local_cluster(tmp_path: Path) -> None:
         n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster:
         assert main([*argv, "--dask", cluster.scheduler_address]) == 0
+        # the runs went to the cluster, not to local processes: its scheduler handed out both
+        # run_rows tasks and its worker executed them
+        prefix = cluster.scheduler.task_prefixes["run_rows"]
+        assert prefix.state_counts["memory"] == 2
+        assert sum(w.state.executed_count for w in cluster.workers.values()) == 2
     assert sorted(r["radio.l2_handoff_ms"] for r in rows(tmp_path)) == ["100", "50"]
     assert (tmp_path / "sweep.png").exists()
 
@@ -120,18 +158,91 @@ def test_interrupt_keeps_finished_rows(tmp_path: Path, monkeypatch: pytest.Monke
     assert sorted(r["radio.l2_handoff_ms"] for r in rows(tmp_path)) == ["100", "150", "50"]
 
 
+CLI = "import sys; from mip4.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def complete_runs(out: Path) -> int:
+    """Run ids with a complete row (one handoff each here), the last line possibly cut."""
+    if not (out / "sweep.csv").exists():
+        return 0
+    lines = (out / "sweep.csv").read_text().split("\n")[1:-1]  # the header; a partial line
+    return len({line.split(",")[0] for line in lines if line})
+
+
+def test_ctrl_c_keeps_finished_rows_and_the_rerun_resumes(tmp_path: Path) -> None:
+    leads = ",".join(str(v) for v in range(0, 400, 10))  # 40 runs, one after another
+    argv = ["sweep", *SMALL, "--param", f"radio.trigger_lead_ms={leads}"]
+    argv += ["--methods", "post-source", "--seeds", "1", "--workers", "1", "--out", str(tmp_path)]
+    sweeping = subprocess.Popen(
+        [sys.executable, "-c", CLI, *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while complete_runs(tmp_path) < 3 and sweeping.poll() is None:
+            assert time.monotonic() < deadline, "no rows written"
+            time.sleep(0.05)
+        assert sweeping.poll() is None, "the sweep ended before the interrupt"
+        sweeping.send_signal(signal.SIGINT)  # what ^C sends (to the parent; workers ignore it)
+        _, err = sweeping.communicate(timeout=60)
+    finally:
+        sweeping.kill()
+    assert sweeping.returncode == 130, err
+    assert "interrupted" in err and "run the same command again to resume" in err
+    text = (tmp_path / "sweep.csv").read_text()
+    kept = list(csv.DictReader(text[: text.rfind("\n") + 1].splitlines()))  # whole lines
+    assert 3 <= len(kept) < 40
+    assert len({r["run_id"] for r in kept}) == len(kept)
+    # the same command again resumes: the rows kept are not run again, nothing twice
+    assert main(argv) == 0
+    table = rows(tmp_path)
+    assert len(table) == 40 and len({r["run_id"] for r in table}) == 40
+    assert sorted(int(r["radio.trigger_lead_ms"]) for r in table) == list(range(0, 400, 10))
+    assert {r["run_id"]: r for r in table}.keys() >= {r["run_id"] for r in kept}
+
+
+def test_command_does_not_touch_a_csv_another_sweep_is_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["sweep", *SMALL, "--param", "radio.l2_handoff_ms=50,100", "--out", str(tmp_path)]
+    argv += ["--methods", "standard-solicit", "--seeds", "1", "--workers", "1"]
+    assert main(argv) == 0
+    # another sweep holds the lock and is half-way through writing a line
+    path = tmp_path / "sweep.csv"
+    path.write_text(path.read_text() + "0123456789abcdef,corridor,stand")
+    before = path.read_bytes()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(tmp_path / sweep.LOCK_NAME)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        capsys.readouterr()
+        assert main(argv) == 2
+        assert "another sweep is writing" in capsys.readouterr().err
+        assert path.read_bytes() == before  # its half-written line is still there
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+HOLD = (
+    "import fcntl, sys, time\n"
+    "f = open(sys.argv[1], 'w')\n"
+    "fcntl.lockf(f, fcntl.LOCK_EX)\n"
+    "print('locked', flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
 def test_one_sweep_at_a_time_per_folder(tmp_path: Path) -> None:
     params = sweep.parse_params(["radio.l2_handoff_ms=50"])
     specs = sweep.plan_runs("corridor", OVERRIDES, params, ["standard-solicit"], 1)
-    hold = (
-        "import fcntl, sys, time\n"
-        "f = open(sys.argv[1], 'w')\n"
-        "fcntl.lockf(f, fcntl.LOCK_EX)\n"
-        "print('locked', flush=True)\n"
-        "time.sleep(60)\n"
-    )
     holder = subprocess.Popen(
-        [sys.executable, "-c", hold, str(tmp_path / sweep.LOCK_NAME)],
+        [sys.executable, "-c", HOLD, str(tmp_path / sweep.LOCK_NAME)],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -199,7 +199,8 @@ def run_sweep(args: argparse.Namespace) -> int:
         methods = select_methods(args.methods)
         specs = sweep.plan_runs(args.scenario, args.overrides, params, methods, args.seeds)
         out = Path(args.out)
-        sweep.read_done(out / sweep.CSV_NAME, sweep.columns(params))
+        # read only: the CSV is repaired (read_done) under the folder's lock, in sweep.sweep
+        sweep.check_columns(out / sweep.CSV_NAME, sweep.columns(params))
     except LocalUsageError as exc:
         print(f"mip4 sweep: error: {exc}", file=sys.stderr)
         return 2

@@ -252,8 +252,19 @@ def sweep_lines(
     metrics: Sequence[tuple[str, str]],
     fmt: str = "svg",
 ) -> bytes:
-    """One panel per metric: mean against the swept value with a 95% CI band, one line per
-    method. ``series[metric][method]`` holds ``(mean, half_width)`` per value of ``xs``."""
+    """:func:`sweep_figure` rendered as ``fmt`` bytes."""
+    return figure_bytes(sweep_figure(param, xs, series, metrics), fmt)
+
+
+def sweep_figure(
+    param: str,
+    xs: Sequence[object],
+    series: dict[str, dict[str, list[tuple[float, float]]]],
+    metrics: Sequence[tuple[str, str]],
+) -> Figure:
+    """One panel per metric: mean against the swept value with a 95% CI band (a
+    ``fill_between`` polygon with gid ``ci-METHOD``), one line per method.
+    ``series[metric][method]`` holds ``(mean, half_width)`` per value of ``xs``."""
     plt = pyplot()
     numeric = all(isinstance(x, int | float) and not isinstance(x, bool) for x in xs)
     positions = [float(x) for x in xs] if numeric else list(range(len(xs)))  # type: ignore[arg-type]
@@ -264,7 +275,8 @@ def sweep_lines(
             lo = [p[0] - p[1] for p in points]
             hi = [p[0] + p[1] for p in points]
             ax.plot(positions, means, marker="o", markersize=3, color=color(i), label=method)
-            ax.fill_between(positions, lo, hi, color=color(i), alpha=0.15, linewidth=0)
+            band = ax.fill_between(positions, lo, hi, color=color(i), alpha=0.15, linewidth=0)
+            band.set_gid(f"ci-{method}")
         ax.set_xlabel(param)
         ax.set_ylabel(label)
         if not numeric:
@@ -272,7 +284,8 @@ def sweep_lines(
     axes[0][0].legend(fontsize=7)
     fig.suptitle(f"sweep over {param}: mean and 95% confidence interval", fontsize=10)
     fig.tight_layout()
-    return figure_bytes(fig, fmt)
+    figure: Figure = fig
+    return figure
 
 
 def model_vs_simulation(

@@ -91,9 +91,27 @@ def columns(params: Sequence[tuple[str, list[str]]]) -> list[str]:
     return [*RUN_COLUMNS, *(k for k, _ in params), *HANDOFF_COLUMNS]
 
 
+def _other_columns(path: Path) -> ScenarioError:
+    return ScenarioError(
+        f"{path} holds a sweep with other columns; use another --out to start a new one"
+    )
+
+
+def check_columns(path: Path, header: list[str]) -> None:
+    """Refuse a ``path`` that holds a sweep with other columns, without changing it (the
+    command checks before it starts; another sweep may hold the folder's lock)."""
+    if not path.exists():
+        return
+    with open(path, newline="", encoding="utf-8") as stream:
+        first = stream.readline()
+    if first.endswith("\n") and next(csv.reader([first])) != header:
+        raise _other_columns(path)
+
+
 def read_done(path: Path, header: list[str]) -> set[str]:
     """Run ids whose rows are all in ``path``; rows of incomplete runs (an interrupted write)
-    are removed from the file, and a half-written last line is cut off."""
+    are removed from the file, and a half-written last line is cut off. It rewrites the
+    file: call it only with the folder's lock held (:func:`sweep`)."""
     if not path.exists():
         return set()
     original = path.read_text("utf-8")
@@ -103,9 +121,7 @@ def read_done(path: Path, header: list[str]) -> set[str]:
         _write_rows(path, header, [], mode="w")
         return set()
     if next(csv.reader([lines[0]])) != header:
-        raise ScenarioError(
-            f"{path} holds a sweep with other columns; use another --out to start a new one"
-        )
+        raise _other_columns(path)
     rows = list(csv.DictReader(lines))
     counts: dict[str, int] = {}
     expected: dict[str, int] = {}
