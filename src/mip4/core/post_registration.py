@@ -781,11 +781,30 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         return uplink
 
     def _delivery_off(self, bet: Bet, anchor: IPv4Address) -> list[Action]:
+        """The BET's serving end is gone: no proxy ARP, no delivery unless the MN is
+        registered here, and the uplink no longer tunnelled to the anchor (the visitor's
+        own uplink again, RFC 3024 §4.2.2, or routed)."""
         out: list[Action] = [
             SetProxyArp(address=anchor, interface=self.config.access_interface, enabled=False)
         ]
-        if not self._registered_here(bet.home_address):
+        rec = self._records.get(bet.home_address)
+        visitor = None if rec is None else rec.visitor
+        if visitor is None:
             out.append(RemoveVisitor(bet.home_address))
+        if rec is not None and rec.pending is not None:
+            return out  # a registration under way set the uplink already (_on_request)
+        if visitor is not None and visitor.reverse_tunnel:
+            out.append(
+                SetUplink(
+                    home_address=bet.home_address,
+                    mode=UplinkMode.REVERSE_TUNNEL,
+                    tunnel_source=self.config.address,
+                    tunnel_destination=visitor.tunnel_peer,
+                    tunnel_mode=visitor.mode,
+                )
+            )
+        else:
+            out.append(SetUplink(home_address=bet.home_address, mode=UplinkMode.ROUTE))
         return out
 
     # ------------------------------------------------------------------ triggers

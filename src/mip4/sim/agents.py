@@ -96,6 +96,9 @@ def post_registration(
         # protocol.smooth_handoff: the serving FA holds what the BET brings until L2-LU
         buffer_data=protocol.smooth_handoff,
         buffer_limit=protocol.buffer_limit,
+        tunnel_lifetime=protocol.tunnel_lifetime_s,
+        anchor_policy=protocol.anchor_policy,
+        combined_timer=protocol.combined_timer_ms / 1000.0,
     )
 
 
