@@ -189,7 +189,7 @@ def test_inter_fa_solicitation_every_interval_in_esp_and_the_cache() -> None:
         WIRED,
     )
     assert solicit.ttl == 64  # §3.4.1: not limited to TTL 1
-    assert StartTimer((PRE_SOLICIT_TIMER,), 1.0) in out
+    assert StartTimer((PRE_SOLICIT_TIMER, FA2_ADDR), 1.0) in out
     inner = decode_icmp(open_esp(solicit, esp_sa(1, 2)))
     assert isinstance(inner, AgentSolicitation)
     assert inner.lla == SolicitedIpv4Address(FA2_ADDR)  # §3.1 step 1: names the nFA
@@ -204,9 +204,9 @@ def test_inter_fa_solicitation_every_interval_in_esp_and_the_cache() -> None:
     cached = fa1.cached_advertisement(FA2_ADDR)
     assert cached is not None and cached.received_at == 0.02
     # The next round, one MIN_SOLICITATION_INTERVAL later.
-    again = fa1.timer_expired((PRE_SOLICIT_TIMER,), 1.0)
+    again = fa1.timer_expired((PRE_SOLICIT_TIMER, FA2_ADDR), 1.0)
     assert len(sends(again, "inter_fa_solicitation")) == 1
-    assert StartTimer((PRE_SOLICIT_TIMER,), 2.0) in again
+    assert StartTimer((PRE_SOLICIT_TIMER, FA2_ADDR), 2.0) in again
 
 
 def test_unauthenticated_inter_fa_icmp_is_refused() -> None:
@@ -634,10 +634,11 @@ def test_the_rate_limit_is_configurable() -> None:
 
 
 def test_with_challenges_the_cache_lasts_only_the_challenge_window() -> None:
-    """§3.5: with RFC 4721 challenges a cached advertisement is proxied only while its
-    challenge is still valid: CHALLENGE_WINDOW advertisement intervals; after that the oFA
-    solicits the nFA again at handoff time."""
-    fa1, fa2 = fa(1, use_challenge=True), fa(2)
+    """§3.5: when the nFA's advertisement carries an RFC 4721 challenge, the oFA proxies it
+    only while the challenge is still valid: CHALLENGE_WINDOW advertisement intervals; after
+    that the oFA solicits the nFA again at handoff time. The oFA need not use challenges
+    itself: the challenge is the nFA's."""
+    fa1, fa2 = fa(1), challenged_fa(2)
     [solicit] = sends(fa1.start(0.0), "inter_fa_solicitation")
     [answer] = sends(fa2.receive(received(solicit, WIRED, routed=True), 0.001))
     fa1.receive(received(answer, WIRED, routed=True), 0.002)
@@ -852,7 +853,7 @@ def test_the_cached_challenge_lasts_challenge_window_solicitations() -> None:
     for k, solicit in enumerate(
         [sends(fa1.start(0.0), "inter_fa_solicitation")[0]]
         + [
-            sends(fa1.timer_expired((PRE_SOLICIT_TIMER,), t), "inter_fa_solicitation")[0]
+            sends(fa1.timer_expired((PRE_SOLICIT_TIMER, FA2_ADDR), t), "inter_fa_solicitation")[0]
             for t in (1.0, 2.0)
         ]
     ):

@@ -237,6 +237,10 @@ class NeighbourFa:
     to and received from it; ``tunnel_out`` / ``tunnel_in`` the tunnel-mode SAs of the
     tunnelled nFA advertisement (§3.4.2; None: L2-TT is not used with this neighbour).
     ``access_point_ids`` are its access points (§3.4.1: the AP-id to FA table).
+    ``advertisement_interval`` and ``challenge_window``: the neighbour's own Agent
+    Advertisement interval and RFC 4721 CHALLENGE_WINDOW for its nFA-oFA interface, which
+    set how often it is solicited and how long its cached challenge stays valid (§3.5: "nFA's
+    CHALLENGE_WINDOW * nFA's Agent Advertisement interval"); None: the same as this FA's.
     """
 
     address: IPv4Address
@@ -245,6 +249,8 @@ class NeighbourFa:
     tunnel_out: EspSecurityAssociation | None = None
     tunnel_in: EspSecurityAssociation | None = None
     access_point_ids: tuple[int, ...] = ()
+    advertisement_interval: float | None = None
+    challenge_window: int | None = None
 
     def __post_init__(self) -> None:
         _check_address(self, "address")
@@ -255,6 +261,13 @@ class NeighbourFa:
         for ap in self.access_point_ids:
             if not isinstance(ap, int) or isinstance(ap, bool) or not 0 <= ap <= 0xFFFFFFFF:
                 raise _fail(self, "access_point_ids", f"must hold 32-bit ints, got {ap!r}")
+        if self.advertisement_interval is not None:
+            _check_positive(self, "advertisement_interval")
+        window = self.challenge_window
+        if window is not None and (
+            not isinstance(window, int) or isinstance(window, bool) or window < 1
+        ):
+            raise _fail(self, "challenge_window", f"must be an int >= 1, got {window!r}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -332,12 +345,31 @@ class PreRegistrationConfig:
         if not isinstance(hops, int) or isinstance(hops, bool) or not 1 <= hops <= 254:
             raise _fail(self, "low_latency_ttl_hops", f"must be an int in 1..254, got {hops!r}")
 
-    def solicitation_interval(self, advertisement_interval: float) -> float:
-        """MIN_SOLICITATION_INTERVAL (RFC 4881 §3.5)."""
+    def solicitation_interval(
+        self, advertisement_interval: float, neighbour: NeighbourFa | None = None
+    ) -> float:
+        """MIN_SOLICITATION_INTERVAL for ``neighbour`` (RFC 4881 §3.5): the configured one,
+        else 0.5 x the nFA's CHALLENGE_WINDOW x the nFA's advertisement interval, never below
+        1 s; ``advertisement_interval`` (this FA's) stands in for a neighbour's unknown one."""
         if self.min_solicitation_interval is not None:
             return self.min_solicitation_interval
-        recommended = 0.5 * self.challenge_window * advertisement_interval
+        recommended = 0.5 * self.challenge_validity(advertisement_interval, neighbour)
         return max(MIN_SOLICITATION_FLOOR, recommended)
+
+    def challenge_validity(
+        self, advertisement_interval: float, neighbour: NeighbourFa | None = None
+    ) -> float:
+        """How long a challenge ``neighbour`` advertised stays valid (RFC 4881 §3.5, RFC 4721
+        §3): its CHALLENGE_WINDOW times its advertisement interval, each this FA's own
+        (``challenge_window``, ``advertisement_interval``) when not configured."""
+        window = self.challenge_window
+        interval = advertisement_interval
+        if neighbour is not None:
+            if neighbour.challenge_window is not None:
+                window = neighbour.challenge_window
+            if neighbour.advertisement_interval is not None:
+                interval = neighbour.advertisement_interval
+        return window * interval
 
     def neighbour(self, address: IPv4Address) -> NeighbourFa | None:
         for n in self.neighbours:

@@ -32,8 +32,12 @@ Everywhere: an FA accepts no inter-FA solicitation or advertisement, and no tunn
 that is not authenticated (§3.4.1, §3.4.2): plain ones on the wired side are dropped as
 ``missing-authentication``, ESP with an unknown SPI as ``no-security-association``, a bad ICV
 as ``bad-authenticator``, a replayed sequence number as ``replayed`` (RFC 4303 §3.4.3).
-Trigger-caused advertisements (PrRtAdv for L2-ST or a PrRtSol, tunnelled ones for L2-TT)
-are limited to ``trigger_rate_limit`` per second; the excess is dropped and counted (§11).
+Trigger-caused advertisements (PrRtAdvs for L2-ST or a PrRtSol, tunnelled ones for L2-TT
+at the nFA, and their relay on-link at the oFA) are limited to ``trigger_rate_limit`` per
+second per FA, each copy counted as one; every advertisement over the limit is dropped and
+counted (§11). A trigger that finds no valid cached advertisement takes its share of the
+limit at once (it is what causes the advertisement, and no inter-FA solicitation follows a
+refused one); the advertisement is charged to the second it goes out in.
 No PRE-REGISTRATION is started when the nFA is this FA (§3.8).
 
 With RFC 4721 challenges (``use_challenge``) every advertisement and relayed reply carries a
@@ -159,11 +163,15 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
     def _install_pre_registration(self) -> None:
         self._pre: PreRegistrationConfig | None = self.config.pre_registration
         self._cache: dict[IPv4Address, CachedAdvertisement] = {}
-        self._waiting: dict[IPv4Address, list[tuple[IPv4Address, bytes | None]]] = {}
+        # §3.4.1: the MNs waiting for a neighbour's advertisement after a cache miss, each
+        # with the times the rate limit reserved its advertisements at (one per copy)
+        self._waiting: dict[IPv4Address, dict[tuple[IPv4Address, bytes | None], list[float]]] = {}
         self._esp_sequence: dict[int, int] = {}
         self._esp_windows: dict[int, ReplayWindow] = {}
         self._inbound: dict[int, tuple[NeighbourFa, EspSecurityAssociation]] = {}
-        self._trigger_times: collections.deque[float] = collections.deque()
+        # §11: when each trigger-caused advertisement of the last second went out (or was
+        # reserved, waiting for the nFA's answer)
+        self._advertised_at: collections.deque[float] = collections.deque()
         self._attached: set[bytes] = set()
         # smooth handoff (``buffer_data``, beyond RFC 4881): as the oFA, the nFA each MN was
         # last handed to and the MNs whose packets go there since their L2-LD; as the nFA,
@@ -224,7 +232,7 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
                 str(a): {"age": round(now - c.received_at, 6), "valid": c.expires_at > now}
                 for a, c in sorted(self._cache.items())
             },
-            "waiting": {str(a): len(w) for a, w in sorted(self._waiting.items())},
+            "waiting": {str(a): len(w) for a, w in sorted(self._waiting.items()) if w},
             "attached": sorted(m.hex(":") for m in self._attached),
         }
 
@@ -232,20 +240,25 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
 
     def _pre_start(self, now: float) -> list[Action]:
         pre = self._pre
-        if pre is None or not pre.neighbours:
+        if pre is None:
             return []
-        return self._on_pre_solicit_timer((PRE_SOLICIT_TIMER,), now)
-
-    def _on_pre_solicit_timer(self, key: TimerKey, now: float) -> list[Action]:
-        """§3.5: solicit every neighbour each MIN_SOLICITATION_INTERVAL and cache."""
-        pre = self._pre
-        assert pre is not None
         out: list[Action] = []
         for neighbour in pre.neighbours:
-            out += self._solicit(neighbour)
-        interval = pre.solicitation_interval(self.config.advertisement.interval)
-        out.append(self._start_timer((PRE_SOLICIT_TIMER,), now + interval))
+            out += self._on_pre_solicit_timer((PRE_SOLICIT_TIMER, neighbour.address), now)
         return out
+
+    def _on_pre_solicit_timer(self, key: TimerKey, now: float) -> list[Action]:
+        """§3.5: solicit the neighbour each MIN_SOLICITATION_INTERVAL and cache its answer;
+        the interval is the neighbour's (its challenge window and advertisement interval)."""
+        pre = self._pre
+        assert pre is not None
+        address = key[1]
+        assert isinstance(address, IPv4Address)
+        neighbour = pre.neighbour(address)
+        if neighbour is None:
+            return []
+        interval = pre.solicitation_interval(self.config.advertisement.interval, neighbour)
+        return [*self._solicit(neighbour), self._start_timer(key, now + interval)]
 
     def _solicit(self, neighbour: NeighbourFa) -> list[Action]:
         """§3.1 step 1a, §3.4.1: a unicast Agent Solicitation naming the nFA, in ESP."""
@@ -402,19 +415,23 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
         home = trigger.mn.home_address
         if home is None:
             return [self._drop(DropReason.UNKNOWN_MOBILE_NODE, "L2-TT without the MN's address")]
-        if not self._rate_allows(now):
-            return [self._drop(DropReason.RATE_LIMITED, "L2-TT advertisement", source=home)]
+        copies = pre.advertisement_copies  # §8.1.1: MAY send several copies
+        granted = self._rate_take(now, copies)
+        out = self._rate_limited(copies - granted, "L2-TT", home)
+        if not granted:
+            return out
         # The inner advertisement is unicast nFA -> MN (§3.2), TTL 1 as delivered on-link.
         inner = build_ipv4(
             self.config.address, home, PROTO_ICMP, self._own_advertisement(), ttl=ADVERTISEMENT_TTL
         )
         tunnel_sa = neighbour.tunnel_out
         return [
+            *out,
             *(
                 self._esp_send(
                     tunnel_sa, old, inner, NEXT_HEADER_IPV4, "tunnelled_agent_advertisement"
                 )
-                for _ in range(pre.advertisement_copies)
+                for _ in range(granted)
             ),
             Notify(event="pre-tunnelled-advertisement", fields={"mn": str(home), "via": str(old)}),
         ]
@@ -715,17 +732,37 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
         # PRE-REGISTRATION handoff SHOULD NOT be initiated."
         return Notify(event="pre-registration-not-applicable", fields={"cause": cause})
 
-    def _rate_allows(self, now: float) -> bool:
-        """§11: at most ``trigger_rate_limit`` trigger-caused advertisements per second."""
+    def _rate_take(self, now: float, wanted: int) -> int:
+        """§11: how many of ``wanted`` trigger-caused advertisements may go out now (at most
+        ``trigger_rate_limit`` in any second, every copy counted); charges them."""
         pre = self._pre
         assert pre is not None
-        times = self._trigger_times
+        times = self._advertised_at
         while times and now - times[0] >= RATE_WINDOW:
             times.popleft()
-        if len(times) >= pre.trigger_rate_limit:
-            return False
-        times.append(now)
-        return True
+        granted = max(0, min(wanted, pre.trigger_rate_limit - len(times)))
+        times.extend([now] * granted)
+        return granted
+
+    def _rate_send(self, now: float, reserved_at: float) -> bool:
+        """§11: an advertisement reserved at ``reserved_at`` goes out now: its charge moves
+        to now (so no second holds more than the limit of sent ones), or, when the
+        reservation has lapsed, it takes a new share if there is one."""
+        times = self._advertised_at
+        while times and now - times[0] >= RATE_WINDOW:
+            times.popleft()
+        if now - reserved_at < RATE_WINDOW and reserved_at in times:
+            times.remove(reserved_at)
+            times.append(now)
+            return True
+        return self._rate_take(now, 1) == 1
+
+    def _rate_limited(self, count: int, what: str, home: IPv4Address | None) -> list[Action]:
+        """§11: each advertisement over the limit is dropped and counted."""
+        return [
+            self._drop(DropReason.RATE_LIMITED, f"{what} advertisement", source=home)
+            for _ in range(count)
+        ]
 
     def _on_source_trigger(self, trigger: SourceTrigger, now: float) -> list[Action]:
         """§3.2, Figure 2: L2-ST -> the PrRtAdv to the MN."""
@@ -806,26 +843,33 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
         neighbour = pre.neighbour(new)
         if neighbour is None:
             return [self._drop(DropReason.NO_SECURITY_ASSOCIATION, f"{new} is no neighbour")]
-        if not self._rate_allows(now):
-            return [self._drop(DropReason.RATE_LIMITED, f"{cause} advertisement", source=home)]
+        copies = pre.advertisement_copies  # §8.1.1: MAY send several copies
+        granted = self._rate_take(now, copies)
+        out = self._rate_limited(copies - granted, cause, home)
+        if not granted:
+            return out  # no advertisement, no inter-FA solicitation: nothing changes
         cached = self._cache.get(new)
         if cached is not None and cached.expires_at > now:
-            return self._proxy(cached, new, home, mac)
-        # §3.4.1: no (valid) cached advertisement -> solicit the nFA now.
-        waiting = self._waiting.setdefault(new, [])
-        if (home, mac) not in waiting:
-            waiting.append((home, mac))
+            return out + self._proxy(cached, new, home, mac, granted)
+        # §3.4.1: no (valid) cached advertisement -> solicit the nFA now; the advertisements
+        # this trigger caused go out when its answer comes.
+        self._waiting.setdefault(new, {}).setdefault((home, mac), []).extend([now] * granted)
         return [
+            *out,
             Notify(event="inter-fa-cache-miss", fields={"nfa": str(new), "mn": str(home)}),
             *self._solicit(neighbour),
         ]
 
     def _proxy(
-        self, cached: CachedAdvertisement, new: IPv4Address, home: IPv4Address, mac: bytes | None
+        self,
+        cached: CachedAdvertisement,
+        new: IPv4Address,
+        home: IPv4Address,
+        mac: bytes | None,
+        copies: int,
     ) -> list[Action]:
-        """§3.5, Appendix C: the PrRtAdv — IP source nFA, L2 source oFA, TTL 1."""
-        pre = self._pre
-        assert pre is not None
+        """§3.5, Appendix C: the PrRtAdv — IP source nFA, L2 source oFA, TTL 1 — in
+        ``copies`` copies (already charged to the rate limit)."""
         self._smooth_handed(home, new)
         send = SendPacket(
             interface=self.config.access_interface,
@@ -838,7 +882,7 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
             link_destination=mac,
             link_source=self.config.mac,
         )
-        return [send] * pre.advertisement_copies  # §8.1.1: MAY send several copies
+        return [send] * copies
 
     def _on_inter_fa_advertisement(
         self, message: AgentAdvertisement, raw: bytes, neighbour: NeighbourFa, now: float
@@ -856,18 +900,21 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
             ]
         if pre.cache_lifetime is not None:
             lifetime = pre.cache_lifetime
-        elif pre.use_challenge:
-            # §3.5: a cached challenge must still be valid when the MN uses it.
-            lifetime = pre.challenge_window * self.config.advertisement.interval
+        elif message.challenge is not None:
+            # §3.5: the nFA's challenge in it must still be valid when the MN uses it: the
+            # nFA's CHALLENGE_WINDOW times the nFA's advertisement interval.
+            lifetime = pre.challenge_validity(self.config.advertisement.interval, neighbour)
         else:
             lifetime = float(message.lifetime)
-        self._cache[neighbour.address] = CachedAdvertisement(
+        cached = self._cache[neighbour.address] = CachedAdvertisement(
             advertisement=message, payload=raw, received_at=now, expires_at=now + lifetime
         )
         out: list[Action] = []
-        cached = self._cache[neighbour.address]
-        for home, mac in self._waiting.pop(neighbour.address, []):
-            out += self._proxy(cached, neighbour.address, home, mac)
+        for (home, mac), reserved in self._waiting.pop(neighbour.address, {}).items():
+            sent = sum(self._rate_send(now, at) for at in reserved)
+            out += self._rate_limited(len(reserved) - sent, "cache-miss", home)
+            if sent:
+                out += self._proxy(cached, neighbour.address, home, mac, sent)
         return out
 
     def _on_tunnelled(
@@ -886,6 +933,9 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
         mac = None if rec is None or rec.visitor is None else rec.visitor.link_address
         if mac is None:
             return [self._drop(DropReason.UNKNOWN_MOBILE_NODE, str(header.destination), packet)]
+        if not self._rate_take(now, 1):
+            # §11: the oFA relays at most the limit to its MNs, whichever nFAs tunnel them.
+            return self._rate_limited(1, "tunnelled", header.destination)
         self._smooth_handed(header.destination, header.source)
         return [
             SendPacket(
