@@ -10,23 +10,37 @@ Mutations never reproduce the original byte, so no input is the valid message it
 from __future__ import annotations
 
 import collections
+import copy
 import dataclasses
 from functools import cache
+from ipaddress import IPv4Address
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mip4.core.actions import Action, Dropped
+from mip4.core.actions import Action, Dropped, SendPacket
 from mip4.core.packets import ReceivedPacket
+from mip4.core.registration import check_single
+from mip4.wire.errors import DecodeError
+from mip4.wire.extensions import (
+    ForeignHomeAuthentication,
+    GeneralizedAuthentication,
+    MobileForeignAuthentication,
+    MobileHomeAuthentication,
+)
 from mip4.wire.ip import PROTO_ICMP, PROTO_UDP, build_ipv4
+from mip4.wire.messages import decode_control_message
+from mip4.wire.registration import RegistrationReply, RegistrationRequest, ReplyCode
 from tests.core.topology import (
     FA1_ADDR,
     FA2_ADDR,
+    FA_GFA_KEY,
     GFA_ADDR,
     HA_ADDR,
     HOME,
     MN_GFA_KEY,
+    MN_HA_KEY,
     Net,
     build,
     fa_config,
@@ -86,20 +100,111 @@ def corpus() -> tuple[tuple[str, str, ReceivedPacket], ...]:
     return tuple(out)
 
 
-def protected(agent: Any, now: float) -> object:
-    """The part of an agent's state that unauthenticated input must never change."""
+def protected(agent: Any, now: float, *, mn_fa_authentic: bool = False) -> object:
+    """The part of an agent's state that unauthenticated input must never change: bindings,
+    visitors, the MN's registration; the HA's and GFA's replay state; and, for the MNs an FA
+    shares an MN-FA SA with (it can authenticate their requests), the pending entries and
+    the denial rate-limit clock (a forged request must not silence a genuine denial).
+
+    ``mn_fa_authentic``: the input is a request whose MN-FA authenticator verifies (a replay,
+    or bytes appended after the authenticator): an FA without RFC 4721 challenges cannot
+    tell it from the MN's own (RFC 5944 §3.7.2.1) and may relay it, so its pending entries
+    and clocks are not compared; the HA's replay check refuses it."""
     snap = agent.snapshot(now)
-    return {k: snap.get(k) for k in ("bindings", "visitors", "registration")}
+    out: dict[str, object] = {k: snap.get(k) for k in ("bindings", "visitors", "registration")}
+    replay = getattr(agent, "_replay", None)
+    if replay is not None:
+        out["replay"] = (dict(replay.last_accepted), dict(replay.issued_nonce))
+    mn_fa = getattr(agent.config, "mn_fa", {})
+    if agent.role != "mobile-node" and mn_fa and not mn_fa_authentic:
+        pending = snap.get("pending")
+        assert isinstance(pending, dict)
+        out["pending"] = {str(home): pending.get(str(home)) for home in mn_fa}
+        # (The FA's 67s to unauthenticated requests have a clock of their own, which such
+        # requests do move: they can only silence other 67s.)
+        out["denial_clock"] = {home: agent._last_denial.get(home) for home in mn_fa}
+    return out
+
+
+@cache
+def genuine() -> frozenset[tuple[IPv4Address, int]]:
+    """(Home Address, low 32 bits of the Identification) of every message the runs sent."""
+    out = set()
+    for _, _, packet in corpus():
+        if packet.protocol != PROTO_UDP:
+            continue
+        message = decode_control_message(packet.payload)
+        out.add((message.home_address, message.identification & 0xFFFFFFFF))
+    return frozenset(out)
+
+
+_SEALS: tuple[tuple[type, Any, bool], ...] = (
+    (MobileHomeAuthentication, sa(0x100, MN_HA_KEY), False),
+    (MobileForeignAuthentication, MN_FA, False),
+    (ForeignHomeAuthentication, FA_HA, False),
+    (GeneralizedAuthentication, MN_GFA, False),
+    (GeneralizedAuthentication, sa(0x300, FA_GFA_KEY), True),
+)
+
+
+def vouched(send: SendPacket) -> list[str]:
+    """The authenticators of ``send`` (a registration reply) that verify under a key of the
+    runs: what the receiver would take as proof of the reply's fields."""
+    try:
+        reply = decode_control_message(send.payload)
+    except DecodeError:
+        return []
+    if not isinstance(reply, RegistrationReply):
+        return []
+    return [
+        cls.__name__ + ("/FA-FA" if fa_fa else "")
+        for cls, key, fa_fa in _SEALS
+        if check_single(reply, cls, key, fa_fa=fa_fa) is None
+    ]
+
+
+def mn_fa_authentic(packet: ReceivedPacket) -> bool:
+    """True for a request carrying one valid MN-FA authenticator (see :func:`protected`)."""
+    if packet.protocol != PROTO_UDP:
+        return False
+    try:
+        message = decode_control_message(packet.payload)
+    except DecodeError:
+        return False
+    return (
+        isinstance(message, RegistrationRequest)
+        and check_single(message, MobileForeignAuthentication, MN_FA) is None
+    )
 
 
 def feed(agent: Any, packet: ReceivedPacket, now: float) -> list[Action]:
-    before_state = protected(agent, now)
+    """Hand unauthenticated input to a copy of ``agent`` (the cached networks stay as they
+    are, so every example starts from the same state) and check what matters: no protected
+    state changed, every drop counted, and no reply vouches for forged content."""
+    agent = copy.deepcopy(agent)
+    authentic = mn_fa_authentic(packet)
+    before_state = protected(agent, now, mn_fa_authentic=authentic)
     before_drops = collections.Counter(agent.drops)
     out = agent.receive(packet, now)  # must not raise
     assert out, "network input is never silently ignored"
-    assert protected(agent, now) == before_state
+    assert protected(agent, now, mn_fa_authentic=authentic) == before_state
     dropped = collections.Counter(a.reason for a in out if isinstance(a, Dropped))
     assert collections.Counter(agent.drops) - before_drops == dropped
+    for send in (a for a in out if isinstance(a, SendPacket) and a.protocol == PROTO_UDP):
+        seals = vouched(send)
+        if not seals:
+            continue
+        reply = decode_control_message(send.payload)
+        assert isinstance(reply, RegistrationReply)
+        if reply.code == ReplyCode.HA_MN_FAILED_AUTHENTICATION:
+            continue  # RFC 5944 §3.8.2.1 (a): a 131 "MUST contain a valid" MN-HA extension
+        # An authenticated reply answers content some agent really sent (a 133, 132 or 68
+        # to a replay or a damaged trailer), never fields an attacker made up.
+        key = (reply.home_address, reply.identification & 0xFFFFFFFF)
+        assert key in genuine(), (reply, seals)
+    if packet.protocol == PROTO_UDP:
+        # A control message that changes nothing is a counted drop or an error reply.
+        assert dropped or any(isinstance(a, SendPacket) for a in out), out
     return out
 
 
