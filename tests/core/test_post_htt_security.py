@@ -64,7 +64,9 @@ class Net3:
         return {"fa1": self.net.fa1, "fa2": self.net.fa2, "fa3": self.fa3}[name]
 
 
-def three_party_net() -> Net3:
+def three_party_net(**fa3: Any) -> Net3:
+    """FA1, FA2 and FA3 with FA-FA SAs between each pair; ``fa3``: FA3's POST settings."""
+
     def neighbours(me: IPv4Address) -> dict[IPv4Address, Any]:
         return {
             other: sa(spi, key)
@@ -85,7 +87,7 @@ def three_party_net() -> Net3:
             name="fa3",
             address=FA3_ADDR,
             mac=FA3_MAC,
-            post_registration=post(neighbours=neighbours(FA3_ADDR)),
+            post_registration=post(neighbours=neighbours(FA3_ADDR), **fa3),
         ),
         random=random.Random(3),
     )

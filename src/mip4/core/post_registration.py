@@ -1297,6 +1297,9 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
             peer=packet.source,
             home_agent=visitor.home_agent,
             reverse=requested_t and cfg.reverse_tunnel,
+            # §4.6, §7: the MN's reverse tunnel to its HA goes with the BET, so that a later
+            # HRply(t) from this anchor (three-party, §4.2) can set B too
+            to_home_agent=visitor.reverse_tunnel,
             mode=cfg.encapsulation,
             peer_mode=forward_peer_mode,
             offered=lifetime,
