@@ -11,9 +11,9 @@ from mip4.cli import main
 from mip4.experiments.compare import compare, compare_json
 from mip4.experiments.focus import handoff_window, window_events
 from mip4.experiments.msc import mermaid
-from mip4.sim import runner as sim_runner
+from mip4.experiments.plots import bar_chart_figure, pyplot
 from mip4.sim.scenario import load_scenario
-from tests.experiments.conftest import SMALL
+from tests.experiments.conftest import SMALL, default_runs
 
 
 def test_compare_json_format_and_every_available_method(
@@ -22,7 +22,9 @@ def test_compare_json_format_and_every_available_method(
     assert main(["compare", *SMALL, "--json", "-"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert set(data) == {"scenario", "results"} and data["scenario"] == "corridor"
-    assert [r["method"] for r in data["results"]] == list(sim_runner.METHODS_AVAILABLE)
+    # every method, and right after each low-latency one its smooth-handoff variant
+    assert [r["method"] for r in data["results"]] == [label for label, _ in default_runs()]
+    assert "pre-source (smooth)" in {r["method"] for r in data["results"]}
     for result in data["results"]:
         assert set(result) == {"method", "summary"}
         summary = result["summary"]
@@ -44,27 +46,29 @@ def test_compare_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_report_files(small_report: Path) -> None:
     report = small_report
-    methods = list(sim_runner.METHODS_AVAILABLE)
+    runs = default_runs()
     results = json.loads((report / "results.json").read_text())
-    assert [r["method"] for r in results["results"]] == methods
+    assert [r["method"] for r in results["results"]] == [label for label, _ in runs]
     for name in ("report.html", "report.md", "disruption-loss.svg", "timeline.svg"):
         assert (report / name).stat().st_size > 0
-    for method in methods:
-        assert b"<svg" in (report / f"msc-{method}.svg").read_bytes()
-        assert (report / f"msc-{method}.mmd").read_text().startswith("sequenceDiagram")
-        assert (report / "pcap" / method / "MN1-air.pcap").stat().st_size > 24
-        assert (report / "traces" / f"{method}.jsonl").stat().st_size > 0
-        run = json.loads((report / "runs" / f"{method}.json").read_text())
-        assert run["method"] == method and len(run["handoffs"]) == 1
+    for label, slug in runs:
+        assert b"<svg" in (report / f"msc-{slug}.svg").read_bytes()
+        assert (report / f"msc-{slug}.mmd").read_text().startswith("sequenceDiagram")
+        assert (report / "pcap" / slug / "MN1-air.pcap").stat().st_size > 24
+        assert (report / "traces" / f"{slug}.jsonl").stat().st_size > 0
+        run = json.loads((report / "runs" / f"{slug}.json").read_text())
+        assert run["method"] == label.removesuffix(" (smooth)") and len(run["handoffs"]) == 1
+        assert run["params"]["protocol"]["smooth_handoff"] is label.endswith("(smooth)")
     md = (report / "report.md").read_text()
     assert "```mermaid" in md and "How to read the figures" in md
     assert (
         "| reproduce | mip4 compare corridor --set topology.fas=2 --set mobility.dwell_s=2 " in md
     )
-    assert "](timeline.svg)" in md and "| standard |" in md
+    assert "](timeline.svg)" in md and "| standard |" in md and "| pre-source (smooth) |" in md
     page = (report / "report.html").read_text()
     assert "https://" not in page and "http://" not in page  # nothing from the network
-    assert page.count('<pre class="mermaid">') == len(methods)
+    assert page.count('<pre class="mermaid">') == len(runs)
+    assert "<td>pre-source (smooth)</td>" in page
 
 
 def test_msc_of_standard_solicit_follows_rfc_5944() -> None:
@@ -119,15 +123,97 @@ def test_charts_show_the_chosen_handoff() -> None:
     assert compare(scenario, ["standard-solicit"], handoff=9).runs[0].window is None
 
 
-def test_smooth_both_runs_each_method_twice(tmp_path: Path) -> None:
-    argv = ["compare", *SMALL, "--methods", "standard-solicit", "--smooth-both", "--no-pcap"]
-    assert main([*argv, "--out", str(tmp_path), "--workers", "1"]) == 0
+def lost_by_label(tmp_path: Path) -> dict[str, int]:
     results = json.loads((tmp_path / "results.json").read_text())["results"]
-    assert [(r["method"], r["smooth_handoff"]) for r in results] == [
-        ("standard-solicit", False),
-        ("standard-solicit", True),
+    assert all(set(r) == {"method", "summary"} for r in results)  # design.md's shape
+    return {r["method"]: r["summary"]["lost"] for r in results}
+
+
+def test_default_compare_shows_low_latency_methods_with_and_without_smooth(
+    tmp_path: Path,
+) -> None:
+    argv = ["compare", *SMALL, "--methods", "standard-solicit,pre-source,post-source"]
+    assert main([*argv, "--no-pcap", "--out", str(tmp_path), "--workers", "1"]) == 0
+    lost = lost_by_label(tmp_path)
+    # standard-solicit once (no oFA knows an nFA to forward to), the low-latency ones twice
+    assert list(lost) == [
+        "standard-solicit",
+        "pre-source",
+        "pre-source (smooth)",
+        "post-source",
+        "post-source (smooth)",
     ]
+    # smooth handoff changes what matters: no packet lost with it, some without
+    assert lost["pre-source"] > 0 and lost["pre-source (smooth)"] == 0
+    assert lost["post-source"] > 0 and lost["post-source (smooth)"] == 0
+    run = json.loads((tmp_path / "runs" / "pre-source-smooth.json").read_text())
+    assert run["params"]["protocol"]["smooth_handoff"] is True
+    assert (tmp_path / "msc-pre-source-smooth.mmd").exists()
+    assert b"pre-source (smooth)" in (tmp_path / "disruption-loss.svg").read_bytes()
+    assert b"pre-source (smooth)" in (tmp_path / "timeline.svg").read_bytes()
+    md = (tmp_path / "report.md").read_text()
+    assert "| pre-source (smooth) |" in md and "--no-smooth" in md
+    assert "--smooth-both" not in md and "| reproduce | mip4 compare corridor" in md
+
+
+def test_no_smooth_runs_each_method_once(tmp_path: Path) -> None:
+    argv = ["compare", *SMALL, "--methods", "pre-source,post-source", "--no-smooth"]
+    assert main([*argv, "--no-pcap", "--out", str(tmp_path), "--workers", "1"]) == 0
+    assert list(lost_by_label(tmp_path)) == ["pre-source", "post-source"]
+    assert "--no-smooth" in (tmp_path / "report.md").read_text().split("| reproduce |")[1]
+
+
+def test_smooth_both_runs_each_method_twice(tmp_path: Path) -> None:
+    argv = ["compare", *SMALL, "--methods", "standard-solicit,pre-source", "--smooth-both"]
+    assert main([*argv, "--no-pcap", "--out", str(tmp_path), "--workers", "1"]) == 0
+    lost = lost_by_label(tmp_path)
+    assert list(lost) == [
+        "standard-solicit",
+        "standard-solicit (smooth)",
+        "pre-source",
+        "pre-source (smooth)",
+    ]
+    assert lost["pre-source"] > 0 and lost["pre-source (smooth)"] == 0
     run = json.loads((tmp_path / "runs" / "standard-solicit-smooth.json").read_text())
     assert run["params"]["protocol"]["smooth_handoff"] is True
-    assert (tmp_path / "msc-standard-solicit-smooth.mmd").exists()
-    assert "standard-solicit (smooth)" in (tmp_path / "report.md").read_text()
+    assert "--smooth-both" in (tmp_path / "report.md").read_text()
+
+
+def test_smooth_flags_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", "--smooth-both", "--no-smooth"])
+    assert exc.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_scenario_with_smooth_handoff_is_labelled_so(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["compare", *SMALL, "--set", "protocol.smooth_handoff=true", "--no-smooth"]
+    assert main([*argv, "--methods", "standard-solicit,pre-source", "--json", "-"]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert [r["method"] for r in results] == ["standard-solicit (smooth)", "pre-source (smooth)"]
+
+
+def test_bar_chart_marks_each_methods_own_l2_gap_as_its_floor() -> None:
+    # two-radios: the single-radio methods have the radio's 50 ms L2 gap, multi-interface
+    # (RFC 4881 Appendix B) none, and beats that gap legitimately
+    scenario = load_scenario("two-radios", ["mobility.dwell_s=2"])
+    runs = compare(scenario, ["pre-source", "multi-interface"], smooth="none").runs
+    summaries = [r.summary for r in runs]
+    gaps = [s["l2_gap_ms"]["mean"] for s in summaries]
+    means = [s["disruption_ms"]["mean"] for s in summaries]
+    assert gaps == [50.0, 0.0] and means[1] < gaps[0]
+    fig = bar_chart_figure([r.label for r in runs], summaries)
+    try:
+        disruption = fig.axes[0]
+        (floor,) = [c for c in disruption.collections if c.get_gid() == "l2-floor"]
+        segments = floor.get_segments()
+        assert len(segments) == 2
+        bars = disruption.patches
+        for x, (segment, gap) in enumerate(zip(segments, gaps, strict=True)):
+            (x0, y0), (x1, y1) = segment
+            assert y0 == y1 == gap and x0 < x < x1  # across its own bar, at its own gap
+            assert bars[x].get_height() == means[x] >= gap  # never above the bar
+        # no line across the whole panel (the highest gap over every method)
+        assert not [line for line in disruption.lines if set(line.get_ydata()) == {50.0}]
+    finally:
+        pyplot().close(fig)

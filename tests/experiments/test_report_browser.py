@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mip4.sim import runner as sim_runner
 from tests.conftest import require_tool
+from tests.experiments.conftest import default_runs
 
 FLAGS = (
     "--headless",
@@ -66,9 +66,8 @@ def test_report_renders_in_chromium(tmp_path: Path, small_report: Path) -> None:
     ).stdout
     parser = Figures()
     parser.feed(dom)
-    methods = list(sim_runner.METHODS_AVAILABLE)
     ids = [f["id"] for f in parser.figures]
-    assert ids == ["disruption-loss", "timeline", *(f"msc-{m}" for m in methods)]
+    assert ids == ["disruption-loss", "timeline", *(f"msc-{slug}" for _, slug in default_runs())]
     for figure in parser.figures:
         # the page's own script marks a figure once its image decoded with a non-zero width
         assert figure["rendered"] == "yes", figure["id"]

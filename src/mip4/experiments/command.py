@@ -67,11 +67,23 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="run the methods in N processes (default: one per CPU; 1: in this process)",
     )
-    parser.add_argument(
+    smooth = parser.add_mutually_exclusive_group()
+    smooth.add_argument(
         "--smooth-both",
-        action="store_true",
+        dest="smooth",
+        action="store_const",
+        const="all",
+        default="low-latency",
         help="run every method twice: without and with protocol.smooth_handoff (buffering "
-        "beyond RFC 4881)",
+        "beyond RFC 4881; by default only PRE-, POST-REGISTRATION and combined run twice)",
+    )
+    smooth.add_argument(
+        "--no-smooth",
+        dest="smooth",
+        action="store_const",
+        const="none",
+        help="run each method once, with the scenario's protocol.smooth_handoff (default: "
+        "PRE-, POST-REGISTRATION and combined also run with it, as 'METHOD (smooth)')",
     )
     parser.add_argument(
         "--handoff",
@@ -108,7 +120,7 @@ def run_compare(args: argparse.Namespace) -> int:
                 pcaps=not args.no_pcap,
                 workers=args.workers or os.cpu_count() or 1,
                 handoff=args.handoff,
-                smooth_both=args.smooth_both,
+                smooth=args.smooth,
                 progress=status.update,
             )
             comparison.overrides = list(args.overrides)

@@ -34,6 +34,15 @@ from mip4.sim.scenario import Scenario
 from mip4.sim.trace import TraceRecord
 
 FOCUS_MN = "MN1"
+# which methods ``compare`` also runs with protocol.smooth_handoff (buffering beyond RFC 4881)
+SMOOTH_MODES = ("low-latency", "all", "none")
+
+
+def smooth_applies(method: str) -> bool:
+    """Whether smooth handoff is about ``method``: the low-latency methods of RFC 4881,
+    whose oFA knows the nFA to forward to and whose nFA can hold the MN's packets
+    (PRE-REGISTRATION, POST-REGISTRATION and combined; design.md, "Smooth handoff")."""
+    return method.startswith(("pre-", "post-")) or method == "combined"
 
 
 @dataclass(slots=True)
@@ -46,7 +55,7 @@ class MethodRun:
     window: Window | None = None
     names: list[str] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
-    smooth: bool | None = None  # set when compare runs both smooth-handoff variants
+    smooth: bool = False  # protocol.smooth_handoff of the run
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -71,6 +80,7 @@ class Comparison:
     overrides: list[str]
     runs: list[MethodRun]
     source: str = ""  # the SCENARIO argument (a built-in name or a file)
+    smooth: str = "low-latency"  # one of SMOOTH_MODES
 
     def command_line(self) -> str:
         """The ``mip4 compare`` command that reproduces these runs."""
@@ -80,8 +90,10 @@ class Comparison:
         words += ["--seed", str(self.seed)]
         methods = list(dict.fromkeys(r.method for r in self.runs))
         words += ["--methods", ",".join(methods)]
-        if any(r.smooth is not None for r in self.runs):
+        if self.smooth == "all":
             words.append("--smooth-both")
+        elif self.smooth == "none":
+            words.append("--no-smooth")
         return shlex.join(words)
 
     @property
@@ -119,7 +131,7 @@ def run_method(
 ) -> MethodRun:
     """Run one method with a focused trace; find the window of MN1's ``handoff``-th handoff
     (default: its first measurable one) and its events. ``smooth`` (when not None) sets
-    ``protocol.smooth_handoff``."""
+    ``protocol.smooth_handoff`` (None: the scenario's)."""
     if smooth is not None:
         protocol = scenario.protocol.model_copy(update={"smooth_handoff": smooth})
         scenario = scenario.model_copy(update={"protocol": protocol})
@@ -129,7 +141,7 @@ def run_method(
     if trace_path is not None:
         sink.write_jsonl(trace_path)
     assert scenario.radio.trigger_lead_ms is not None
-    run = MethodRun(method, result, sink.records, smooth=smooth)
+    run = MethodRun(method, result, sink.records, smooth=scenario.protocol.smooth_handoff)
     run.window = handoff_window(
         sink.records,
         shown_handoff(result, number=handoff),
@@ -150,28 +162,36 @@ def compare(
     pcaps: bool = True,
     workers: int = 1,
     handoff: int | None = None,
-    smooth_both: bool = False,
+    smooth: str = "low-latency",
     progress: Callable[[str], None] | None = None,
 ) -> Comparison:
     """Run every method in ``methods`` on ``scenario`` with the same seed; with ``workers``
-    above 1 the methods run in that many processes (the results are the same). With
-    ``smooth_both`` every method runs twice: without and with ``protocol.smooth_handoff``."""
+    above 1 the methods run in that many processes (the results are the same).
+
+    ``smooth`` (one of :data:`SMOOTH_MODES`) says which methods run twice, right after one
+    another: without and with ``protocol.smooth_handoff`` (issue: "compare shows both").
+    ``"low-latency"`` (the default): the methods :func:`smooth_applies` to; ``"all"``: every
+    method; ``"none"``: none. A method run once keeps the scenario's own setting."""
+    if smooth not in SMOOTH_MODES:
+        raise ValueError(f"smooth: {smooth!r}, expected one of {', '.join(SMOOTH_MODES)}")
     seed = scenario.seed if seed is None else seed
-    variants: tuple[bool | None, ...] = (False, True) if smooth_both else (None,)
     jobs: list[tuple[str, bool | None, Path | None, Path | None]] = []
     for method in methods:
-        for smooth in variants:
-            slug = f"{method}-smooth" if smooth else method
+        both = smooth == "all" or (smooth == "low-latency" and smooth_applies(method))
+        variants: tuple[bool | None, ...] = (False, True) if both else (None,)
+        for variant in variants:
+            on = scenario.protocol.smooth_handoff if variant is None else variant
+            slug = f"{method}-smooth" if on else method
             pcap_dir = trace_path = None
             if out is not None:
                 (out / "traces").mkdir(parents=True, exist_ok=True)
                 trace_path = out / "traces" / f"{slug}.jsonl"
                 if pcaps:
                     pcap_dir = out / "pcap" / slug
-            jobs.append((method, smooth, pcap_dir, trace_path))
+            jobs.append((method, variant, pcap_dir, trace_path))
     runs = []
     if workers <= 1 or len(jobs) <= 1:
-        for method, smooth, pcap_dir, trace_path in jobs:
+        for method, variant, pcap_dir, trace_path in jobs:
             if progress is not None:
                 progress(f"simulating {scenario.name} with {method}")
             run = run_method(
@@ -181,7 +201,7 @@ def compare(
                 pcap_dir=pcap_dir,
                 trace_path=trace_path,
                 handoff=handoff,
-                smooth=smooth,
+                smooth=variant,
             )
             runs.append(run)
     else:
@@ -195,31 +215,24 @@ def compare(
                     pcap_dir=p,
                     trace_path=t,
                     handoff=handoff,
-                    smooth=smooth,
+                    smooth=variant,
                 )
-                for m, smooth, p, t in jobs
+                for m, variant, p, t in jobs
             ]
             for done, future in enumerate(futures, start=1):
                 if progress is not None:
                     progress(f"simulating {scenario.name}: {done} of {len(jobs)} methods")
                 runs.append(future.result())
-    return Comparison(scenario, seed, [], runs)
+    return Comparison(scenario, seed, [], runs, smooth=smooth)
 
 
 def compare_json(comparison: Comparison) -> dict[str, Any]:
-    """``{"scenario": str, "results": [{"method": str, "summary": {...}}, ...]}``."""
+    """``{"scenario": str, "results": [{"method": str, "summary": {...}}, ...]}`` (design.md);
+    a run with smooth handoff is named by its label, ``METHOD (smooth)``."""
     return {
         "scenario": comparison.scenario.name,
-        "results": [_result(r) for r in comparison.runs],
+        "results": [{"method": r.label, "summary": r.summary} for r in comparison.runs],
     }
-
-
-def _result(run: MethodRun) -> dict[str, Any]:
-    out: dict[str, Any] = {"method": run.method}
-    if run.smooth is not None:
-        out["smooth_handoff"] = run.smooth
-    out["summary"] = run.summary
-    return out
 
 
 def write_json(data: dict[str, Any], path: Path) -> None:

@@ -8,7 +8,8 @@ Files written into the output folder::
     report.md              the same, linking the SVG files; Mermaid in ```mermaid blocks
     results.json           the ``compare --json`` object of design.md
     runs/METHOD.json       each method's full ``simulate --json`` object
-    disruption-loss.svg    bar chart of disruption and loss per method (L2 gap as the floor)
+    disruption-loss.svg    bar chart of disruption and loss per method (each one's L2 gap
+                           marked on its bar as its floor)
     timeline.svg           one panel per method around one handoff
     msc-METHOD.svg / .mmd  message sequence chart per method, drawn and as Mermaid text
     traces/METHOD.jsonl    the trace: control records of every node, data records of MN1
@@ -38,11 +39,13 @@ from mip4.experiments.plots import bar_chart, timeline
 HOW_TO_READ = (
     "The bar chart gives, for each method, the mean downlink "
     "disruption per handoff (bar), its 95th percentile (dash) and maximum (triangle); the red "
-    "dashed line is the L2 gap, the time the radio is away between L2-LD and L2-LU, which no "
-    "layer-3 method can beat: the distance from a bar to that line is what layer 3 adds. Its "
-    "right half counts the packets lost and duplicated over the whole run. The timeline "
-    "zooms on one handoff of MN1 (its first, or the one chosen with --handoff), one panel "
-    "per method: each grey dot is a downlink "
+    "dashed mark across each bar is that method's mean L2 gap, the time its "
+    "radio is away between L2-LD and L2-LU, which no layer-3 method can beat: the distance "
+    "from the mark to the top of the bar is what layer 3 adds (a method with a second radio, "
+    "multi-interface, has no gap, so its mark is at 0). Its right half counts the packets "
+    "lost and duplicated over the whole run. The timeline zooms on one handoff of MN1 (its "
+    "first, or the one chosen with --handoff), one panel per method: each grey dot is a "
+    "downlink "
     "packet leaving the CN (sequence number against time), each coloured dot that packet "
     "arriving at the MN, red crosses the packets that never arrive; the shaded band is the "
     "L2 gap, the dotted line the anticipatory trigger (L2-MT/ST/TT) when the method has one, "
@@ -51,7 +54,10 @@ HOW_TO_READ = (
     "shows dots resuming right after L2-LU with no red crosses. The sequence charts list the "
     "same handoff's messages as the agents exchanged them (red arrows on the air, blue on "
     "the wired core), with the L2 triggers (yellow) and the data-plane changes (green); the "
-    "time of each row is relative to L2-LD."
+    "time of each row is relative to L2-LD. Rows, bars, panels and charts labelled "
+    "'METHOD (smooth)' ran with protocol.smooth_handoff=true (buffering beyond RFC 4881: "
+    "the oFA forwards what still arrives for the MN, the nFA holds it until L2-LU), the "
+    "others without; `mip4 compare --no-smooth` leaves the smooth variants out."
 )
 
 
@@ -75,8 +81,9 @@ def figures(comparison: Comparison) -> list[Figure]:
             "disruption-loss",
             "disruption-loss.svg",
             f"Disruption and loss per method on {s.name} (seed {comparison.seed}): mean "
-            "downlink disruption per handoff with p95 and max, the L2 gap drawn as the "
-            "physical floor; packets lost and duplicated over the whole run.",
+            "downlink disruption per handoff with p95 and max, each method's mean L2 gap "
+            "marked across its bar as its physical floor; packets lost and duplicated over "
+            "the whole run.",
             bar_chart(methods, [r.summary for r in comparison.runs]),
         )
     ]
