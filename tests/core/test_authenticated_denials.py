@@ -232,7 +232,7 @@ def test_after_a_denial_the_mn_retries_after_retransmit_max_and_recovers() -> No
     it unregistered for good."""
     net = build(ha=ha_config(reverse_tunnel_offered=False))
     net.wire.run(3.0)
-    denied_at = net.wire.events("mn", "registration-denied")[0]
+    assert net.wire.events("mn", "registration-denied")
     timers = [(t, a) for t, n, a in net.wire.actions if n == "mn" and isinstance(a, StartTimer)]
     (retry,) = [(t, a) for t, a in timers if a.key == (DENIAL_RETRY_TIMER,)]
     assert round(retry[1].deadline - retry[0], 6) == net.mn.config.retransmit_max
@@ -245,7 +245,6 @@ def test_after_a_denial_the_mn_retries_after_retransmit_max_and_recovers() -> No
     assert net.wire.events("mn", "registration-retry-after-denial")
     assert net.mn.registration is not None
     assert [b.care_of_address for b in net.ha.bindings(HOME)] == [FA1_ADDR]
-    assert denied_at is not None
 
 
 def test_each_further_denial_waits_retransmit_max_again() -> None:
