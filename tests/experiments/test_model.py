@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from mip4.cli import main
+from mip4.experiments import validate
 from mip4.experiments.model import Parameters, predict
+from mip4.sim import runner as sim_runner
 
 
 def test_model_values_of_design_md() -> None:
@@ -46,6 +48,23 @@ def test_validate_quick_writes_table_and_plot(
     assert (tmp_path / "validate.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in (tmp_path / "validate.svg").read_bytes()
     assert "| parameter | value |" in (tmp_path / "validate.md").read_text()
+
+
+def test_every_method_agrees_with_the_model_on_a_small_grid() -> None:
+    # the quick grid: d_FH 10 and 40 ms; lead 0 and 10 ms with T_L2 20 ms (PRE late, and the
+    # fallbacks of pre-mobile and combined)
+    methods = [m for m in sim_runner.METHODS_AVAILABLE if m != "standard"]
+    points = validate.validate(methods, seeds=1, quick=True, workers=2)
+    assert {p.method for p in points} == set(methods) and len(points) == 4 * len(methods)
+    for p in points:  # each a real comparison: a model value, samples, a tight interval
+        assert p.model is not None and p.samples > 0 and p.sim_ci <= validate.INTERVAL_MS, p
+        assert p.agrees, p
+    # standard waits a random part of an advertisement interval: enough seeds that the
+    # interval is narrower than that wait, so agreeing says something
+    standard = validate.validate(["standard"], seeds=10, quick=True, workers=2)
+    assert len(standard) == 4
+    for p in standard:
+        assert p.model is not None and p.sim_ci < 250.0 and p.agrees, p
 
 
 def test_validate_bad_method(capsys: pytest.CaptureFixture[str]) -> None:
