@@ -5,9 +5,10 @@
     mip4 lab down [--prefix NAME]
 
 ``up`` refuses to build over an existing (or half-built) lab and says how to remove it;
-``run`` needs a lab that is up, and removes its daemons and processes when it ends, on
-failure and on Ctrl-C; ``down`` removes every namespace (veths, bridges, TUN devices) of
-the prefix. Errors print one line and exit with 2.
+``run`` needs a lab that is up, and removes its daemons, processes, emulation rules and
+files when it ends, on failure, on Ctrl-C and on SIGTERM (handled as Ctrl-C); ``down``
+removes every namespace (veths, bridges, TUN devices) of the prefix, whatever a killed run
+left in them, and the runs' files. Errors print one line and exit with 2.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+from types import FrameType
 
 from mip4.errors import LocalUsageError
 from mip4.lab.topology import DEFAULT_PREFIX, Lab
@@ -39,10 +42,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     down.add_argument("--prefix", default=DEFAULT_PREFIX, help="namespace name prefix")
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM unwinds like Ctrl-C: every finally block cleans up
+
+
 def run(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
         print("mip4 lab: error: needs root (network namespaces)", file=sys.stderr)
         return 2
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _run(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.lab_action == "up":
             lab = Lab(args.prefix, args.fas, args.gfa)

@@ -8,14 +8,19 @@ time, brings the new one up and sends L2-LU (RFC 4881 Table 1 triggers through t
 control socket). Send and arrival times come from the CBR endpoints' logs (one monotonic
 clock for every namespace) and go through the simulator's own metrics
 (:class:`mip4.sim.metrics.Metrics`), so the JSON is that of ``mip4 simulate``, plus a
-``lab`` object (daemon counters, what the lab does not emulate).
+``lab`` object (what was emulated, the measured median one-way delay of each flow, the
+MN's router, the HA's bindings, the daemons' drop counters).
 
 Core-link delay is emulated in user space (:mod:`mip4.lab.delay`: iptables NFQUEUE in the
 core router's namespace, each packet held for the delay of its (in, out) link pair, see
 :func:`core_delays`); wired loss with an nftables random drop in the core's forward chain
-(per core traversal); jitter as a uniform extra hold per core traversal. Air delay and
-loss and bandwidth are not emulated;
-``lab.emulated`` says what was.
+(per core traversal); jitter as a uniform extra hold per core traversal. The air
+(``radio.air_delay_ms``, ``radio.air_loss``) is emulated on the MN's air bridges, which
+forward every frame between the MN's radio and the access point: the delay by a second
+delay queue in the MN's namespace (iptables NFQUEUE on the bridged IPv4 frames, through
+br_netfilter), the loss by an nftables bridge-family random drop of IPv4 frames, each way,
+as the simulator's cell does per frame (ARP is neither delayed nor lost: the simulator has
+none). Bandwidth is not emulated; ``lab.emulated`` says what was.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import hashlib
 import heapq
 import json
 import random
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +40,7 @@ from typing import Any
 
 from mip4.daemon.control import request
 from mip4.lab.topology import (
+    AIR,
     CN_ADDRESS,
     GFA_ADDRESS,
     HA_ADDRESS,
@@ -44,18 +52,13 @@ from mip4.lab.topology import (
     LabError,
     fa_address,
 )
+from mip4.sim.metrics import Metrics
+from mip4.sim.mobility import MobilityError, default_duration, plan, requested_handoffs
+from mip4.sim.runner import METHODS_AVAILABLE
+from mip4.sim.trace import TraceRecord
 
-LAB_METHODS = (
-    "standard",
-    "standard-solicit",
-    "pre-mobile",
-    "pre-source",
-    "pre-target",
-    "post-source",
-    "post-target",
-    "combined",
-    "multi-interface",
-)
+# every method the simulator runs (issue 7: the lab runs them all), by construction
+LAB_METHODS = METHODS_AVAILABLE
 MULTI_INTERFACE = "multi-interface"  # RFC 4881 Appendix B: two radios, make before break
 RADIOS = {"mn-radio": MN_MAC, MN_RADIO2: MN_MAC2}
 PRE_METHODS = ("pre-mobile", "pre-source", "pre-target", "combined")
@@ -218,7 +221,22 @@ def _configs(lab: Lab, scenario: Any, method: str) -> dict[str, str]:
     return configs
 
 
-DELAY_QUEUE = 4340
+DELAY_QUEUE = 4340  # the core's
+AIR_QUEUE = 4341  # the MN's air bridges'
+LOSS_SCALE = 1_000_000  # nftables numgen: a loss rate resolved to one in a million
+
+
+def _loss_rule(loss: float, match: str = "") -> list[str]:
+    """An nftables rule dropping a random ``loss`` share of the packets (``match``ed)."""
+    return [*match.split(), "numgen", "random", "mod", str(LOSS_SCALE), "<",
+            str(round(loss * LOSS_SCALE)), "counter", "drop"]  # fmt: skip
+
+
+def air_delays(scenario: Any) -> dict[str, float]:
+    """One-way air delays (seconds) per (in, out) pair of the MN's namespace: a bridged
+    frame's input and output interface are both its air bridge (br_netfilter)."""
+    seconds = scenario.radio.air_delay_ms / 1e3
+    return {f"{air}>{air}": seconds for air in AIR.values()} if seconds > 0 else {}
 
 
 def core_delays(scenario: Any, fas: int) -> dict[str, float]:
@@ -331,6 +349,45 @@ def _core_command(ns: str, *argv: str) -> None:
         raise LabError(f"{' '.join(argv)}: {result.stderr.strip() or 'failed'}")
 
 
+def _delay_queue(
+    run: _Run,
+    emulation: list[tuple[str, list[str]]],
+    role: str,
+    queue: int,
+    chains: list[str],
+    delays: dict[str, float],
+    jitter: float,
+) -> None:
+    """Queue the packets of iptables ``chains`` (``"CHAIN [match ...]"``) in ``role``'s
+    namespace to a :mod:`mip4.lab.delay` process holding them for ``delays``."""
+    ns = run.lab.ns(role)
+    for chain in chains:
+        name, *match = chain.split()
+        target = ["-j", "NFQUEUE", "--queue-num", str(queue), "--queue-bypass"]
+        _core_command(ns, "iptables", "-I", name, *match, *target)
+        emulation.append((ns, ["iptables", "-D", name, *match, *target]))
+    process = run.spawn(role, "-m", "mip4.lab.delay", str(queue), json.dumps(delays), str(jitter))
+    assert process.stdout is not None and process.stderr is not None
+    if process.stdout.readline().strip() != "ready":
+        raise LabError(f"the delay queue in {ns} did not start: {process.stderr.read()[-300:]}")
+
+
+def _nft_drop(
+    emulation: list[tuple[str, list[str]]],
+    ns: str,
+    family: str,
+    hook: str,
+    rule: list[str],
+    priority: int = 0,
+) -> None:
+    """A table ``mip4lab`` in ``ns`` whose ``hook`` chain drops what ``rule`` says."""
+    _core_command(ns, "nft", "add", "table", family, "mip4lab")
+    emulation.append((ns, ["nft", "delete", "table", family, "mip4lab"]))
+    _core_command(ns, "nft", "add", "chain", family, "mip4lab", "lossy",
+                  f"{{ type filter hook {hook} priority {priority}; }}")  # fmt: skip
+    _core_command(ns, "nft", "add", "rule", family, "mip4lab", "lossy", *rule)
+
+
 def _sleep_until(deadline: float) -> None:
     delay = deadline - time.monotonic()
     if delay > 0:
@@ -395,15 +452,8 @@ def run_lab(
     scenario: Any, method: str, *, lab: Lab, seed: int | None = None, keep: bool = False
 ) -> dict[str, Any]:
     """Run ``scenario`` with ``method`` on a lab that is up; returns the simulate-style JSON."""
-    from mip4.sim.metrics import Metrics
-    from mip4.sim.mobility import default_duration, plan
-    from mip4.sim.trace import TraceRecord
-
     if method not in LAB_METHODS:
-        raise LabError(
-            f"method {method!r} is not available in the lab yet (available: "
-            f"{', '.join(LAB_METHODS)})"
-        )
+        raise LabError(f"unknown method {method!r} (available: {', '.join(LAB_METHODS)})")
     if scenario.topology.gfa != lab.gfa:
         raise LabError(
             "the scenario's topology.gfa does not match the lab: run 'mip4 lab down' and "
@@ -419,54 +469,58 @@ def run_lab(
     seed = scenario.seed if seed is None else seed
     mob, radio, traffic = scenario.mobility, scenario.radio, scenario.traffic
     l2_handoff = radio.l2_handoff_ms / 1000.0
-    duration = scenario.duration_s or default_duration(
-        mob.model,
-        cells=lab.fas,
-        dwell_s=mob.dwell_s,
-        handoffs=mob.handoffs,
-        fast_dwell_s=mob.fast_dwell_ms / 1000.0,
-        l2_handoff_s=l2_handoff,
-    )
-    (mobility,) = plan(
-        mob.model,
-        cells=lab.fas,
-        mns=1,
-        dwell_s=mob.dwell_s,
-        duration_s=duration,
-        handoffs=mob.handoffs,
-        fast_dwell_s=mob.fast_dwell_ms / 1000.0,
-        l2_handoff_s=l2_handoff,
-        dwell_jitter_s=mob.dwell_jitter_s,
-        rng=random.Random(f"{seed}:mobility"),
-    )
-    workdir = Path(tempfile.mkdtemp(prefix="mip4lab-"))
+    try:
+        handoffs = requested_handoffs(mob)
+        duration = scenario.duration_s or default_duration(
+            mob.model,
+            cells=lab.fas,
+            dwell_s=mob.dwell_s,
+            handoffs=handoffs,
+            fast_dwell_s=mob.fast_dwell_ms / 1000.0,
+            l2_handoff_s=l2_handoff,
+        )
+        (mobility,) = plan(
+            mob.model,
+            cells=lab.fas,
+            mns=1,
+            dwell_s=mob.dwell_s,
+            duration_s=duration,
+            handoffs=handoffs,
+            fast_dwell_s=mob.fast_dwell_ms / 1000.0,
+            l2_handoff_s=l2_handoff,
+            dwell_jitter_s=mob.dwell_jitter_s,
+            rng=random.Random(f"{seed}:mobility"),
+        )
+    except MobilityError as exc:
+        raise LabError(str(exc)) from None
+    lab.workroot.mkdir(mode=0o700, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="run-", dir=lab.workroot))
     run = _Run(lab, workdir)
     l2_events: list[tuple[str, float, int, int, dict[str, object]]] = []
-    emulation: list[list[str]] = []  # commands that undo what was set up in the core
-    core = lab.ns("core")
+    emulation: list[tuple[str, list[str]]] = []  # (namespace, command) undoing a setting
+    core, mn = lab.ns("core"), lab.ns("mn")
     try:
         delays = core_delays(scenario, lab.fas)
         jitter = scenario.topology.jitter_ms / 1000.0
         if delays or jitter > 0:
-            _core_command(core, "iptables", "-I", "FORWARD", "-j", "NFQUEUE", "--queue-num",
-                          str(DELAY_QUEUE), "--queue-bypass")  # fmt: skip
-            emulation.append(["iptables", "-D", "FORWARD", "-j", "NFQUEUE", "--queue-num",
-                              str(DELAY_QUEUE), "--queue-bypass"])  # fmt: skip
-            queue = run.spawn(
-                "core", "-m", "mip4.lab.delay", str(DELAY_QUEUE), json.dumps(delays), str(jitter)
-            )
-            assert queue.stdout is not None
-            if queue.stdout.readline().strip() != "ready":
-                raise LabError(f"the delay queue did not start: {queue.stderr.read()[-300:]}")  # type: ignore[union-attr]
+            _delay_queue(run, emulation, "core", DELAY_QUEUE, ["FORWARD"], delays, jitter)
         loss = scenario.topology.loss
         if loss > 0:
-            per_mille = round(loss * 1000)
-            _core_command(core, "nft", "add", "table", "inet", "mip4lab")
-            emulation.append(["nft", "delete", "table", "inet", "mip4lab"])
-            _core_command(core, "nft", "add", "chain", "inet", "mip4lab", "lossy",
-                          "{ type filter hook forward priority 0; }")  # fmt: skip
-            rule = f"numgen random mod 1000 < {per_mille} counter drop"
-            _core_command(core, "nft", "add", "rule", "inet", "mip4lab", "lossy", *rule.split())
+            _nft_drop(emulation, core, "ip", "forward", _loss_rule(loss))
+        air = air_delays(scenario)
+        if air:
+            if not Path("/proc/sys/net/bridge").is_dir():
+                raise LabError(
+                    f"radio.air_delay_ms={radio.air_delay_ms}: emulating it needs the kernel's "
+                    "br_netfilter (no /proc/sys/net/bridge); set radio.air_delay_ms=0"
+                )
+            _core_command(mn, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1")
+            chains = [f"FORWARD -i {bridge}" for bridge in AIR.values()]
+            _delay_queue(run, emulation, "mn", AIR_QUEUE, chains, air, 0.0)
+        if radio.air_loss > 0:
+            # before br_netfilter (priority 0), which the air delay queue reinjects into
+            rule = _loss_rule(radio.air_loss, "ether type ip")
+            _nft_drop(emulation, mn, "bridge", "forward", rule, priority=-100)
         lab.attach(mobility.start_cell + 1)
         configs = _configs(lab, scenario, method)
         for role in (
@@ -543,10 +597,10 @@ def run_lab(
         logs = {name: json.loads((workdir / f"{name}.json").read_text()) for name in ("cn", "mn")}
     finally:
         run.stop()
-        for command in reversed(emulation):
-            subprocess.run(["ip", "netns", "exec", core, *command], capture_output=True)
+        for ns, command in reversed(emulation):
+            subprocess.run(["ip", "netns", "exec", ns, *command], capture_output=True)
         if not keep:
-            subprocess.run(["rm", "-rf", str(workdir)], check=False)
+            shutil.rmtree(workdir, ignore_errors=True)
 
     metrics = Metrics()
     events: list[tuple[float, int, Any]] = []  # (time, 0: L2 record / 1: data, item)
@@ -584,7 +638,7 @@ def run_lab(
             medium = "air" if role == "mn" or interface == "fa-ap" else "wired"
             metrics.signalling[medium][0] += sent["messages"]
             metrics.signalling[medium][1] += sent["bytes"]
-    handoffs, summary = metrics.result()
+    records, summary = metrics.result()
     params = scenario.params()
     params["seed"] = seed
     params["duration_s"] = duration
@@ -593,7 +647,7 @@ def run_lab(
         "method": method,
         "seed": seed,
         "params": params,
-        "handoffs": handoffs,
+        "handoffs": records,
         "summary": summary,
         "lab": {
             "prefix": lab.prefix,
@@ -602,7 +656,13 @@ def run_lab(
                 "core_delay_ms": {k: round(v * 1e3, 3) for k, v in sorted(delays.items())},
                 "core_loss": scenario.topology.loss,
                 "core_jitter_ms": scenario.topology.jitter_ms,
-                "not_emulated": ["air delay and loss", "bandwidth"],
+                "air_delay_ms": radio.air_delay_ms,
+                "air_loss": radio.air_loss,
+                "not_emulated": ["bandwidth"],
+            },
+            "path_delay_ms": {
+                "down": _median_delay_ms(logs["mn"]["rx"]),
+                "up": _median_delay_ms(logs["cn"]["rx"]),
             },
             "registered_with": _registered_with(statuses["mn"]["agent"]),
             "ha_bindings": statuses["ha"]["agent"].get("bindings", {}),
@@ -616,6 +676,13 @@ def run_lab(
             },
         },
     }
+
+
+def _median_delay_ms(received: list[list[float]]) -> float | None:
+    """The median one-way delay of a flow's delivered packets ([seq, sent, arrival])."""
+    if not received:
+        return None
+    return round(statistics.median(arrival - sent for _, sent, arrival in received) * 1e3, 3)
 
 
 def _registered_with(agent: dict[str, Any]) -> Any:

@@ -7,24 +7,34 @@
              +--- GFA (with ``--gfa``: RFC 4857 regional registration)
              |
              +--- FA1 --(fa-ap)~~(mn-ap1)--+
-             +--- FA2 --(fa-ap)~~(mn-ap2)--+-- bridge mn-radio in the MN (home 198.18.2.10)
-             +--- FA3 --(fa-ap)~~(mn-ap3)--+
+             +--- FA2 --(fa-ap)~~(mn-ap2)--+-- bridge mn-air -- (mn-radiop)~~(mn-radio)
+             +--- FA3 --(fa-ap)~~(mn-ap3)--+   the MN's radio (home 198.18.2.10)
 
 Namespaces are ``<prefix>-cn``, ``-core``, ``-ha``, ``-fa1`` ... ``-faN``, ``-mn``. The MN
-has one veth per access point and one bridge (the MN's single radio interface, with a fixed
-MAC): the radio is "attached" to the access point whose veth is enslaved to the bridge. A
-second bridge, ``mn-radio2`` (MAC 06:00:00:00:01:01), is the second radio of method
-``multi-interface``. Addresses:
+has one veth per access point, a bridge ``mn-air`` (the air) and its radio ``mn-radio``, a
+veth with a fixed MAC whose peer is a port of the air bridge: the radio is "attached" to the
+access point whose veth is enslaved to the bridge. Every frame between the radio and an
+access point is forwarded by the bridge, so the air's delay and loss apply to it whichever
+socket sent it (through br_netfilter: iptables NFQUEUE for the delay; nftables bridge
+family for the loss; see :mod:`mip4.lab.runner`). A second air ``mn-air2`` with radio
+``mn-radio2`` (MAC 06:00:00:00:01:01) is the second radio of method ``multi-interface``.
+IPv6 is disabled in every namespace (no link-local addresses). Addresses:
 CN 198.18.10.2, HA 198.18.1.1, FA i 198.18.(20+i).1 (also on its access link, /32), core
 198.18.x.254 on each link.
+
+A run's files live under :attr:`Lab.workroot` (``<tmp>/<prefix>.lab``), which ``down``
+removes with the namespaces.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +53,8 @@ MN_MAC = "02:00:00:00:01:01"
 # the MAC the simulator gives it (mip4.sim.multi_radio.second_mac)
 MN_RADIO2 = "mn-radio2"
 MN_MAC2 = "06:00:00:00:01:01"
+# the air bridge of each radio (the access points' veths are enslaved to it)
+AIR = {"mn-radio": "mn-air", MN_RADIO2: "mn-air2"}
 MAX_FAS = 20
 
 
@@ -83,13 +95,20 @@ class Lab:
         return ["cn", "core", "ha", *gfa, *(f"fa{i}" for i in range(1, self.fas + 1)), "mn"]
 
     def existing(self) -> list[str]:
-        """This prefix's namespaces that exist now (any FA count)."""
-        return [n for n in namespaces() if n.startswith(f"{self.prefix}-")]
+        """This prefix's namespaces that exist now (any FA count): exactly the names a lab
+        under this prefix makes, not those of a lab under a longer prefix (``mip4lab-x``)."""
+        own = re.compile(rf"{re.escape(self.prefix)}-(cn|core|ha|gfa|mn|fa[1-9][0-9]*)")
+        return [n for n in namespaces() if own.fullmatch(n)]
+
+    @property
+    def workroot(self) -> Path:
+        """Where this lab's runs keep their files (configs, logs, sockets)."""
+        return Path(tempfile.gettempdir()) / f"{self.prefix}.lab"
 
     @classmethod
     def detect(cls, prefix: str = DEFAULT_PREFIX) -> Lab:
         """The lab that is up under ``prefix`` (its FA count from the namespaces)."""
-        found = [n for n in namespaces() if n.startswith(f"{prefix}-")]
+        found = cls(prefix).existing()
         if not found:
             raise LabError(f"no lab is up under {prefix!r} (run: mip4 lab up)")
         fas = sum(1 for n in found if n[len(prefix) + 1 :].startswith("fa"))
@@ -117,6 +136,11 @@ class Lab:
         for role in self.roles:
             ns = self.ns(role)
             _ip("netns", "add", ns)
+            for key in (  # IPv4 only: no IPv6 link-local address on any lab link
+                "net.ipv6.conf.all.disable_ipv6=1",
+                "net.ipv6.conf.default.disable_ipv6=1",
+            ):
+                _ip("netns", "exec", ns, "sysctl", "-qw", key)
             _ip("-n", ns, "link", "set", "lo", "up")
             for key in (
                 "net.ipv4.ip_forward=1",
@@ -139,21 +163,19 @@ class Lab:
         for ns, links in ((cn, ["cn0"]), (ha, ["ha0", "ha-home", "ha-homep"])):
             for link in links:
                 _ip("-n", ns, "link", "set", link, "up")
-        # the MN's radio: a bridge to which the veth of the current access point is attached;
-        # a spare veth keeps the bridge's carrier (and its transmit queue) up while the
-        # radio is between access points
-        _ip("-n", mn, "link", "add", "mn-radio", "address", MN_MAC, "type", "bridge")
+        # the MN's radio: a veth whose peer is a port of the air bridge, to which the veth
+        # of the current access point is attached (the radio's carrier stays up between
+        # access points: its peer is always up); the second radio (method multi-interface)
+        # is the same, with no address of its own
+        for radio, mac in (("mn-radio", MN_MAC), (MN_RADIO2, MN_MAC2)):
+            air = AIR[radio]
+            _ip("-n", mn, "link", "add", air, "type", "bridge")
+            _ip("-n", mn, "link", "add", radio, "address", mac, "type", "veth", "peer",
+                "name", f"{radio}p")  # fmt: skip
+            _ip("-n", mn, "link", "set", f"{radio}p", "master", air)
+            for link in (f"{radio}p", air, radio):
+                _ip("-n", mn, "link", "set", link, "up")
         _ip("-n", mn, "addr", "add", f"{MN_HOME_ADDRESS}/32", "dev", "mn-radio")
-        _ip("-n", mn, "link", "add", "mn-keep", "type", "veth", "peer", "name", "mn-keepp")
-        _ip("-n", mn, "link", "set", "mn-keep", "master", "mn-radio")
-        for link in ("mn-keep", "mn-keepp", "mn-radio"):
-            _ip("-n", mn, "link", "set", link, "up")
-        # the second radio (method multi-interface): the same, with no address of its own
-        _ip("-n", mn, "link", "add", MN_RADIO2, "address", MN_MAC2, "type", "bridge")
-        _ip("-n", mn, "link", "add", "mn-keep2", "type", "veth", "peer", "name", "mn-keep2p")
-        _ip("-n", mn, "link", "set", "mn-keep2", "master", MN_RADIO2)
-        for link in ("mn-keep2", "mn-keep2p", MN_RADIO2):
-            _ip("-n", mn, "link", "set", link, "up")
         for i in range(1, self.fas + 1):
             fa = self.ns(f"fa{i}")
             _ip("-n", core, "link", "add", f"core-fa{i}", "type", "veth", "peer", "name",
@@ -192,20 +214,22 @@ class Lab:
             self.set_link(i, i == index)
 
     def set_link(self, index: int, up: bool, radio: str = "mn-radio") -> None:
-        """Attach (``up``) or detach the MN's veth to access point ``index`` (to the bridge
+        """Attach (``up``) or detach the MN's veth to access point ``index`` (to the air of
         ``radio``: the second radio is ``MN_RADIO2``).
 
         Links stay administratively up: toggling them would make the kernel's link watch
         delay the bridge port by up to a second; (de)enslaving takes effect at once."""
         mn = self.ns("mn")
         if up:
-            _ip("-n", mn, "link", "set", f"mn-ap{index}", "master", radio)
+            _ip("-n", mn, "link", "set", f"mn-ap{index}", "master", AIR[radio])
         else:
             _ip("-n", mn, "link", "set", f"mn-ap{index}", "nomaster")
 
     def down(self) -> list[str]:
         """Stop every process left in this prefix's namespaces (a run that was killed), then
-        delete the namespaces (their veths, bridges and TUN devices go with them)."""
+        delete the namespaces (their veths, bridges and TUN devices go with them) and the
+        runs' files. Raises :class:`LabError` naming every namespace that could not be
+        deleted (after trying them all)."""
         existing = self.existing()
         pids: list[int] = []
         for ns in existing:
@@ -221,14 +245,21 @@ class Lab:
                 time.sleep(0.05)
             if not pids:
                 break
-        removed = []
+        removed, failed = [], []
         for ns in existing:
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-            removed.append(ns)
+            result = subprocess.run(["ip", "netns", "del", ns], capture_output=True, text=True)
+            if result.returncode == 0:
+                removed.append(ns)
+            else:
+                failed.append(f"{ns} ({result.stderr.strip() or 'failed'})")
+        shutil.rmtree(self.workroot, ignore_errors=True)
+        if failed:
+            raise LabError(f"could not delete namespaces: {'; '.join(failed)}")
         return removed
 
 
 __all__ = [
+    "AIR",
     "CN_ADDRESS",
     "DEFAULT_PREFIX",
     "GFA_ADDRESS",
