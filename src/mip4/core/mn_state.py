@@ -48,6 +48,11 @@ _TRANSIENT = frozenset(
     {
         ReplyCode.FA_INSUFFICIENT_RESOURCES,
         ReplyCode.FA_REGISTRATION_TIMEOUT,
+        # 68: the FA could not authenticate a reply that claims to come from the HA. A forger
+        # can cause it, and the genuine reply may still follow: keep the request pending and
+        # retransmitting instead of ending the attempt (RFC 5944 §3.6.2.3 leaves the MN's
+        # reaction to FA denials open; §3.7.3.1 keeps the FA's pending entry).
+        ReplyCode.FA_HA_FAILED_AUTHENTICATION,
         ReplyCode.HA_INSUFFICIENT_RESOURCES,
         *range(80, 96),
     }

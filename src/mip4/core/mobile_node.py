@@ -32,8 +32,9 @@ shared, MN-HA for every HA-originated code, §3.6.2.1); anything else is silentl
 and counted. Accepted: the lifetime is min(requested, granted), timed from when the request
 was sent (§3.6.2.2); the MN sets its default router to the FA and re-registers at
 ``reregister_fraction`` of it. Code 133 resynchronises the Identification source and
-retries at once (§3.6.2.3, §5.7); 69 retries with the FA's maximum; transient codes keep
-the retransmissions going; other denials end the attempt.
+retries at once (§3.6.2.3, §5.7); 69 retries with the FA's maximum; transient codes (and
+68, which a forged reply can cause) keep the retransmissions going; other denials end the
+attempt and a fresh request follows after ``retransmit_max``.
 
 Regional registration (RFC 4857), when enabled and the MN shares an SA with the GFA that
 an FA advertises (I bit, last CoA): entering the GFA's domain is a home registration with
