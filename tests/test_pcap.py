@@ -193,10 +193,16 @@ def ng_shb(order: str = "<") -> bytes:
     return ng_block(0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1), order)
 
 
-def ng_idb(linktype: int, order: str = "<", *, tsresol: int | None = None) -> bytes:
+def ng_idb(
+    linktype: int, order: str = "<", *, tsresol: int | None = None, tsoffset: int | None = None
+) -> bytes:
     body = struct.pack(order + "HHI", linktype, 0, 0)
-    if tsresol is not None:  # if_tsresol (code 9), one byte padded to four, then opt_endofopt
-        body += struct.pack(order + "HHB3x", 9, 1, tsresol) + bytes(4)
+    if tsresol is not None:  # if_tsresol (code 9), one byte padded to four
+        body += struct.pack(order + "HHB3x", 9, 1, tsresol)
+    if tsoffset is not None:  # if_tsoffset (code 14), signed 64-bit seconds
+        body += struct.pack(order + "HHq", 14, 8, tsoffset)
+    if tsresol is not None or tsoffset is not None:
+        body += bytes(4)  # opt_endofopt
     return ng_block(1, body, order)
 
 
@@ -237,12 +243,12 @@ def test_pcapng_sections_reset_interfaces_and_byte_order(tmp_path: Path) -> None
         + ng_idb(LINKTYPE_RAW, "<")
         + ng_epb(0, 1_000_000, packet(1), "<")
         + ng_shb(">")
-        + ng_idb(LINKTYPE_ETHERNET, ">", tsresol=0x80 | 10)  # 2**-10 s units
+        + ng_idb(LINKTYPE_ETHERNET, ">", tsresol=0x80 | 10, tsoffset=1000)  # 2**-10 s units
         + ng_epb(0, 2048, ethernet_frame(packet(2), MAC_A, MAC_B), ">")
     )
     first, second = read_capture(path)
     assert (first.ip, first.time) == (packet(1), 1.0)
-    assert (second.ip, second.linktype, second.time) == (packet(2), LINKTYPE_ETHERNET, 2.0)
+    assert (second.ip, second.linktype, second.time) == (packet(2), LINKTYPE_ETHERNET, 1002.0)
 
 
 def test_pcapng_simple_and_obsolete_packet_blocks(tmp_path: Path) -> None:
