@@ -160,7 +160,7 @@ def test_a_lost_renewal_lets_the_bet_expire_at_both_ends_and_the_mn_registers() 
     assert not [k for k in net.wire.pending_timers("fa2") if str(k[0]).startswith("bet")]
 
 
-def test_a_denied_renewal_ends_the_bet_and_the_fa_advertises() -> None:
+def test_an_early_termination_by_the_anchor_makes_the_fa_advertise() -> None:
     net = net_without_adverts(tunnel_lifetime=10)
     t1 = deferred_handoff(net)
     # The anchor terminates early instead (§4.3: "the current FA or aFA may need to
@@ -173,6 +173,48 @@ def test_a_denied_renewal_ends_the_bet_and_the_fa_advertises() -> None:
     assert messages(net, t1)[:2] == [("fa1", "handoff_request_r"), ("fa2", "handoff_reply_r")]
     assert len(advertisements(net, "fa2", t1)) == 1  # §8.2.2: whenever a tunnel is cancelled
     assert net.fa2.bet(HOME) is None
+
+
+def test_a_denied_renewal_ends_the_bet_and_the_mn_registers() -> None:
+    """§4.3: the aFA "has full control": with ``max_bet_time`` 12 s it grants renewals
+    only up to that (less than the 10 s asked), then denies the next (HRply(r) code 1,
+    lifetime 0) and stops its tunnel; §4.4 event 1: the current FA tears its end down and
+    advertises, and the MN registers with it."""
+    net = net_without_adverts({"max_bet_time": 12}, tunnel_lifetime=10)
+    t1 = deferred_handoff(net)
+    agreed = net.fa1.bet(HOME)
+    assert agreed is not None and agreed.agreed_at is not None
+    start = agreed.agreed_at
+    net.wire.run(start + 12.5)
+    renewals = [d for d in handoffs(net, t1) if d.message == "handoff_reply_r"]
+    granted = [(d.time, d.decoded()) for d in renewals]
+    assert [r.code for _, r in granted] == [0] * (len(granted) - 1) + [1]
+    assert len(granted) >= 2
+    for time, reply in granted[:-1]:
+        assert 0 < reply.lifetime <= start + 12 - time  # never past the limit
+    denial = renewals[-1]
+    assert granted[-1][1].lifetime == 0 and denial.time < start + 12
+    # the anchor stops at once; the current FA tears down and advertises (§4.4 event 1)
+    assert SetForwardTunnel(home_address=HOME, peer=None) in data_plane(net, "fa1", t1)
+    assert net.fa1.bet(HOME) is None
+    assert SetProxyArp(address=FA1_ADDR, interface=ACCESS, enabled=False) in data_plane(
+        net, "fa2", denial.time
+    )
+    [advert] = advertisements(net, "fa2", denial.time)
+    assert net.wire.events("fa2", "bet-ended")[-1].fields["why"] == "renewal denied"
+    net.wire.run(net.wire.now + 0.5)
+    assert net.mn.registration is not None and net.mn.registration.agent == FA2_ADDR
+    assert net.fa2.bet(HOME) is None
+    assert not [k for k in net.wire.pending_timers("fa2") if str(k[0]).startswith("bet")]
+    assert advert.destination == HOME
+
+
+def test_max_bet_time_is_checked() -> None:
+    from mip4.errors import LocalUsageError
+
+    for bad in (-1, 1.5, True):
+        with pytest.raises(LocalUsageError, match="max_bet_time"):
+            post(max_bet_time=bad)
 
 
 # ---------------------------------------------------------------------------- §4.1 step 6

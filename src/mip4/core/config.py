@@ -456,7 +456,10 @@ class PostRegistrationConfig:
     the handoff counts as unconfirmed (§8.2). ``config_hfail`` and ``retransmit_initial``: the
     lifetime-0 HRqst of §8.2.2 is retransmitted with exponential backoff from
     ``retransmit_initial`` for ``config_hfail`` seconds. ``renew_fraction``: the current FA
-    asks the aFA to renew at this fraction of the BET lifetime (§4.3). ``replay_skew``:
+    asks the aFA to renew at this fraction of the BET lifetime (§4.3). ``max_bet_time``: the
+    longest an anchor keeps one BET, renewals included, in seconds (0: no limit); it grants
+    renewals only up to it and denies the next one (HRply(r) code 1, lifetime 0), so that
+    the MN registers (§4.3: "the aFA has full control"; §4.4 event 1). ``replay_skew``:
     Identification timestamps must be within this of the FA's clock (RFC 5944 §5.7.1).
     ``combined``: the combined method (§5): L2-ST/L2-TT drive PRE-REGISTRATION and the nFA
     starts ``combined_timer`` on L2-TT or on a low-latency request carrying an LLA
@@ -477,6 +480,7 @@ class PostRegistrationConfig:
     config_hfail: float = CONFIG_HFAIL
     retransmit_initial: float = 0.5
     renew_fraction: float = 0.8
+    max_bet_time: int = 0
     replay_skew: float = DEFAULT_REPLAY_SKEW
     combined: bool = False
     combined_timer: float = COMBINED_TIMER
@@ -490,6 +494,9 @@ class PostRegistrationConfig:
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
             raise _fail(self, "buffer_limit", f"must be an int >= 0, got {limit!r}")
         _check_lifetime(self, "tunnel_lifetime")
+        longest = self.max_bet_time
+        if not isinstance(longest, int) or isinstance(longest, bool) or longest < 0:
+            raise _fail(self, "max_bet_time", f"must be an int >= 0 (0: no limit), got {longest!r}")
         if self.tunnel_lifetime == MAX_LIFETIME and not self.allow_infinite:
             # RFC 4881 §4.3: FAs SHOULD NOT use 0xFFFF ("good until canceled").
             raise _fail(self, "tunnel_lifetime", "0xFFFF needs allow_infinite (RFC 4881 §4.3)")

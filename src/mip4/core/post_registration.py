@@ -278,6 +278,7 @@ class Bet:
     third: IPv4Address | None = None  # HANDING_OVER: the nFA
     anchor: IPv4Address | None = None  # HANDING_OVER: the aFA
     returning: bool = False  # aFA: the MN is coming back (§4.2 step 6)
+    agreed_at: float | None = None  # anchor: when the BET was agreed (``max_bet_time``)
     home_known: bool = True  # False: keyed by a provisional address until the HRply(t)
     outstanding: set[int] = field(default_factory=set)
 
@@ -1195,6 +1196,7 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         mode = _mode_of(reply.flags)
         bet.peer_mode = mode or TunnelMode.IP_IN_IP
         bet.reverse = bool(reply.flags & HandoffFlags.T)
+        bet.agreed_at = now
         self._set(bet, Phase.ANCHOR_AGREED)
         out += self._unrefuse(home, bet.peer)
         out += self._arm_expiry(bet, lifetime, now, renew=False)
@@ -1303,6 +1305,7 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
             mode=cfg.encapsulation,
             peer_mode=forward_peer_mode,
             offered=lifetime,
+            agreed_at=now,
         )
         self._set(bet, Phase.ANCHOR_AGREED)
         out: list[Action] = [
@@ -1467,6 +1470,20 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
             out.append(Notify(event="bet-ended", fields={"mn": str(home), "why": "terminated"}))
             return out
         lifetime = grant(request.lifetime, self._cfg.tunnel_lifetime)  # §4.3: may grant less
+        longest = self._cfg.max_bet_time
+        if longest and bet.agreed_at is not None:
+            # §4.3: "the aFA has full control over whether the BET should be extended";
+            # past this FA's limit it refuses, so that the MN registers (§4.4 event 1).
+            lifetime = min(lifetime, max(0, int(bet.agreed_at + longest - now)))
+            if lifetime == 0:
+                self._end(home)
+                out = [
+                    self._reply_failure(request, packet, HandoffFlags.R, "handoff_reply_r"),
+                    Notify(event="bet-ended", fields={"mn": str(home), "why": "renewal refused"}),
+                ]
+                if bet.phase is Phase.FORWARDING:
+                    out.insert(0, self._forward_off(bet))
+                return out
         return [
             self._reply(request, source, HandoffFlags.R, lifetime, "handoff_reply_r"),
             *self._arm_expiry(bet, lifetime, now, renew=False),
