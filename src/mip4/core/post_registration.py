@@ -1092,12 +1092,15 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
             home_agent=visitor.home_agent,
             mode=cfg.encapsulation,
             offered=cfg.tunnel_lifetime,
-            reverse_offered=cfg.reverse_tunnel,
+            reverse_offered=cfg.reverse_tunnel and visitor.reverse_tunnel,
             to_home_agent=visitor.reverse_tunnel,
         )
         flags = HandoffFlags.H | _mode_flags(cfg.encapsulation)
-        if cfg.reverse_tunnel:
-            flags |= HandoffFlags.T  # §4.5: willing to support both directions
+        if cfg.reverse_tunnel and visitor.reverse_tunnel:
+            # §4.5: willing to support both directions; §7: "if the MN had requested
+            # reverse tunneling previously at oFA, the handoff message from oFA ... includes
+            # the T bit" (and local policy, reverse_tunnel, may turn it off)
+            flags |= HandoffFlags.T
         if visitor.reverse_tunnel:
             flags |= HandoffFlags.B  # §4.5, §7: the MN asked for a reverse tunnel to its HA
         self._set(bet, Phase.SOURCE_REQUESTED)
@@ -1287,9 +1290,12 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         lifetime = cfg.tunnel_lifetime
         if requested_t and request.lifetime:
             lifetime = grant(request.lifetime, cfg.tunnel_lifetime)
+        # §4.6: T, willing to provide both directions; §7: when the MN asked for reverse
+        # tunnelling at registration (and local policy allows it)
+        both = cfg.reverse_tunnel and visitor.reverse_tunnel
         flags = HandoffFlags.N | _mode_flags(cfg.encapsulation)
-        if cfg.reverse_tunnel:
-            flags |= HandoffFlags.T  # §4.6: willing to provide both directions
+        if both:
+            flags |= HandoffFlags.T
         if visitor.reverse_tunnel and not requested_t:
             flags |= HandoffFlags.B  # §4.6: only when T was unset in the HRqst(t)
         bet = Bet(
@@ -1298,7 +1304,7 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
             phase=Phase.ANCHOR_AGREED,
             peer=packet.source,
             home_agent=visitor.home_agent,
-            reverse=requested_t and cfg.reverse_tunnel,
+            reverse=requested_t and both,
             # §4.6, §7: the MN's reverse tunnel to its HA goes with the BET, so that a later
             # HRply(t) from this anchor (three-party, §4.2) can set B too
             to_home_agent=visitor.reverse_tunnel,
