@@ -136,8 +136,22 @@ def test_bench_sim_quick_json(capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(capsys.readouterr().out)
     assert [r["mns"] for r in data["runs"]] == [1, 10]
     for r in data["runs"]:
-        assert set(r) == {"mns", "sim_s", "wall_s", "events", "events_per_second"}
-        assert r["events"] > 0 and r["sim_s"] > 0
+        assert {"mns", "sim_s", "wall_s", "events", "events_per_second"} <= set(r)
+        assert r["events"] > 0 and r["wall_s"] > 0 and r["cpu_s"] >= 0
+        assert r["sim_s"] == 1.0  # the same calling window for every MN count
+
+
+def test_bench_sim_times_the_same_calling_window_and_every_mn_moves() -> None:
+    from mip4.bench import sim as bench_sim
+
+    small, large = (bench_sim.measure(mns, 6.0) for mns in (2, 20))  # a shorter window
+    assert small["sim_s"] == large["sim_s"] == 6.0  # warm-up and drain excluded
+    # every MN changes cell at least twice while it calls (the full bench: at least 3)
+    assert small["moves_per_mn"] >= 2 and large["moves_per_mn"] >= 2
+    # the events per MN-second are the same: a fair base for the cost per MN-second
+    per_mn = [r["events"] / (r["mns"] * r["sim_s"]) for r in (small, large)]
+    assert per_mn[1] == pytest.approx(per_mn[0], rel=0.1)
+    assert per_mn[0] > 2 * 50  # at least one event per packet, 50 packets a second each way
 
 
 def test_simulate_json_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
