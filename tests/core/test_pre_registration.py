@@ -844,6 +844,34 @@ def test_challenges_in_pre_registration() -> None:
     assert drops(out) == [DropReason.MISSING_AUTHENTICATION] and not sends(out)
 
 
+def test_a_forged_challenged_request_gets_no_sealed_challenge_denial() -> None:
+    """MN-FA authentication comes before the RFC 4721 checks: a request sealed with the wrong
+    key gets only the unsealed 67 (never a sealed 104-106 vouching for forged fields), and
+    leaves nothing pending."""
+    fa2 = challenged_fa(2)
+    forged_sa = sa(0x200, b"not-the-mn-fa-key")
+    for now, identification, challenge in (
+        (1.0, 1 << 32, None),
+        (3.0, 2 << 32, b"\x00\x00\x00\x01"),
+    ):
+        packet = low_latency_request(identification=identification)
+        message = decode_control_message(packet.payload)
+        assert isinstance(message, RegistrationRequest)
+        if challenge is not None:
+            message = dataclasses.replace(
+                message, extensions=(*message.extensions, MnFaChallenge(challenge=challenge))
+            )
+        message = seal_with(message, MobileForeignAuthentication, forged_sa)
+        out = fa2.receive(dataclasses.replace(packet, payload=message.encode()), now)
+        assert DropReason.BAD_AUTHENTICATOR in drops(out)
+        assert reply_code(out) in (67, None)  # 67, or rate-limited
+        for send in sends(out, "registration_reply"):
+            reply = decode_control_message(send.payload)
+            assert not reply.extensions  # unsealed
+        assert not sends(out, "registration_request")
+    assert fa2.visitor(HOME) is None
+
+
 def test_the_cached_challenge_lasts_challenge_window_solicitations() -> None:
     """§3.5: the challenge the oFA caches is valid for CHALLENGE_WINDOW of its solicitations:
     with MIN_SOLICITATION_INTERVAL = 0.5 x CHALLENGE_WINDOW x the advertisement interval it

@@ -70,7 +70,13 @@ from mip4.core.config import NeighbourFa, PreRegistrationConfig
 from mip4.core.discovery import ADVERTISEMENT_TTL, Advertiser, next_sequence
 from mip4.core.fa_registration import ForeignAgentRegistration
 from mip4.core.packets import ReceivedPacket
-from mip4.core.registration import AnyReply, AnyRequest, Denied, after_authorization
+from mip4.core.registration import (
+    AnyReply,
+    AnyRequest,
+    Denied,
+    after_authorization,
+    check_single,
+)
 from mip4.core.triggers import FaIdentifier, LinkDown, LinkUp, SourceTrigger, TargetTrigger
 from mip4.wire.errors import DecodeError
 from mip4.wire.esp import (
@@ -84,7 +90,7 @@ from mip4.wire.esp import (
     esp_receive,
     peek_spi_and_sequence,
 )
-from mip4.wire.extensions import LinkLayerAddress, MnFaChallenge
+from mip4.wire.extensions import LinkLayerAddress, MnFaChallenge, MobileForeignAuthentication
 from mip4.wire.icmp import (
     AgentAdvertisement,
     AgentSolicitation,
@@ -553,10 +559,16 @@ class ForeignAgentPreRegistration(ForeignAgentRegistration):
         if pre is None or not pre.use_challenge:
             return super()._on_request(request, packet, now)
         home = request.home_address
-        if self.config.mn_fa.get(home) is None:
+        sa = self.config.mn_fa.get(home)
+        if sa is None:
             # §3.2: a challenge needs MN-FA (or MN-AAA) authentication after it; without
             # an MN-FA SA nothing can authenticate it: silently discarded.
             return [self._drop(DropReason.MISSING_AUTHENTICATION, "no MN-FA SA", packet)]
+        problem = check_single(request, MobileForeignAuthentication, sa)
+        if problem is not None:
+            # Authenticate before judging the challenge: a 104-106 denial is sealed with the
+            # MN-FA key and must not vouch for a forged request (RFC 5944 §3.7.2.1).
+            return self._unauthenticated(request, packet, problem, now)
         found = [e for e in after_authorization(request) if isinstance(e, MnFaChallenge)]
         rec = self._records.get(home)
         pending = rec is not None and rec.pending is not None
