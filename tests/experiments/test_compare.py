@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mip4.cli import main
-from mip4.experiments.compare import compare, compare_json
+from mip4.experiments.compare import TIMELINE_MAX_S, compare, compare_json, timeline_span
 from mip4.experiments.focus import handoff_window, window_events
 from mip4.experiments.msc import mermaid
 from mip4.experiments.plots import bar_chart_figure, pyplot
@@ -217,3 +217,24 @@ def test_bar_chart_marks_each_methods_own_l2_gap_as_its_floor() -> None:
         assert not [line for line in disruption.lines if set(line.get_ydata()) == {50.0}]
     finally:
         pyplot().close(fig)
+
+
+def test_timeline_keeps_to_the_gap_while_the_chart_goes_on_to_the_registration() -> None:
+    # rfc-fig12: advertisements every 150 s; standard waits 76 s for one, post-source defers
+    # its registration as long (RFC 4881 §4.4)
+    comparison = compare(load_scenario("rfc-fig12"), ["standard", "post-source"], smooth="none")
+    standard, post = comparison.runs
+    assert standard.window is not None and post.window is not None
+    assert standard.summary["disruption_ms"]["mean"] > 60_000
+    # the sequence chart of post-source ends with the deferred registration, a minute later
+    assert post.window.end - post.window.l2_ld > 60
+    labels = [e.label for e in post.events if e.kind == "message"]
+    assert labels[-3:] == ["registration_reply", "handoff_request_r", "handoff_reply_r"]
+    # the timeline shows the data around the gap, not the minute
+    span = timeline_span(comparison.runs)
+    assert span is not None and span[1] == TIMELINE_MAX_S
+    assert timeline_span([post]) == (
+        post.window.start - post.window.l2_ld,
+        post.window.data_end - post.window.l2_ld,
+    )
+    assert post.window.data_end - post.window.l2_ld < 1.0

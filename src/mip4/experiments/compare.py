@@ -36,6 +36,7 @@ from mip4.sim.trace import TraceRecord
 FOCUS_MN = "MN1"
 # which methods ``compare`` also runs with protocol.smooth_handoff (buffering beyond RFC 4881)
 SMOOTH_MODES = ("low-latency", "all", "none")
+TIMELINE_MAX_S = 3.0  # the timeline ends at most this long after L2-LD
 
 
 def smooth_applies(method: str) -> bool:
@@ -307,15 +308,19 @@ def table(comparison: Comparison) -> Table:
 
 
 def timeline_span(runs: Sequence[MethodRun]) -> tuple[float, float] | None:
-    """The span every timeline panel shows, relative to each run's L2-LD (seconds)."""
+    """The span every timeline panel shows, relative to each run's L2-LD (seconds): the
+    data around the gap (a sequence chart may go on to a much later registration), at most
+    :data:`TIMELINE_MAX_S` after L2-LD, so that a method that waits a long advertisement
+    interval (``standard`` on ``rfc-fig12``) does not squeeze the others' gaps to nothing;
+    its panel's title gives its disruption."""
     spans = [
-        (r.window.start - r.window.l2_ld, r.window.end - r.window.l2_ld)
+        (r.window.start - r.window.l2_ld, (r.window.data_end or r.window.end) - r.window.l2_ld)
         for r in runs
         if r.window is not None
     ]
     if not spans:
         return None
-    return min(a for a, _ in spans), max(b for _, b in spans)
+    return min(a for a, _ in spans), min(TIMELINE_MAX_S, max(b for _, b in spans))
 
 
 def timeline_data(run: MethodRun, span: tuple[float, float]) -> TimelineData:

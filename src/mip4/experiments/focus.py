@@ -4,8 +4,10 @@
 records of one MN (a campus of 40 MNs makes millions of data records; the charts need one).
 :func:`handoff_window` finds the first complete handoff of that MN and the time span the
 charts show around it (from before the anticipatory trigger to after the traffic resumed and
-the MN's first registration reply through the new FA, so a POST-REGISTRATION chart ends with
-the deferred registration and the BET's termination); :func:`window_events` pairs each
+the MN's first registration reply after it, so a POST-REGISTRATION chart ends with the
+deferred registration and the BET's termination, however long the MN defers it, e.g. past
+a renewal of the BET; the timeline keeps to the data around the gap); :func:`window_events`
+pairs each
 received control message with the transmission that caused it, which is what a sequence
 chart draws.
 """
@@ -21,7 +23,8 @@ from mip4.sim.trace import TraceRecord, data_record
 MULTICAST_PREFIXES = ("224.", "255.")
 ANTICIPATORY = ("L2-MT", "L2-ST", "L2-TT")
 REGISTRATION_REPLIES = ("registration_reply", "regional_registration_reply")
-REGISTRATION_WAIT_S = 3.0  # a deferred registration (POST) comes within a few advertisements
+REGISTRATION_WAIT_S = 3.0  # the timeline shows a registration this soon after L2-LU
+RENEWAL_MESSAGES = ("handoff_request_r", "handoff_reply_r")  # RFC 4881 §4.3: lifetime matters
 
 
 class FocusSink:
@@ -71,7 +74,8 @@ class Window:
     l2_ld: float
     l2_lu: float
     start: float
-    end: float
+    end: float  # the sequence chart's: up to the MN's registration after the handoff
+    data_end: float = 0.0  # the timeline's: the data around the gap (end, if 0)
     trigger: tuple[str, float] | None = None  # anticipatory trigger (name, time)
     home_address: str | None = None
     extra_fas: list[str] = field(default_factory=list)  # a third FA (three-party)
@@ -104,16 +108,29 @@ def handoff_window(
         l2_lu=l2_lu,
         start=start,
         end=recovered + after_s,
+        data_end=recovered + after_s,
     )
-    for rec in records:  # the handoff ends with the MN's registration through the new FA
+    next_ld = min(
+        (
+            r.time
+            for r in records
+            if r.kind == "l2" and r.node == mn and r.message == "L2-LD" and r.time > l2_lu
+        ),
+        default=float("inf"),
+    )
+    for rec in records:  # the handoff ends with the MN's registration after L2-LU
         if (
             rec.kind == "packet"
             and rec.node == mn
             and rec.direction == "rx"
             and rec.message in REGISTRATION_REPLIES
-            and l2_lu < rec.time <= l2_lu + REGISTRATION_WAIT_S
+            and rec.time > l2_lu
         ):
-            window.end = max(window.end, rec.time + 0.1)
+            soon = rec.time <= l2_lu + REGISTRATION_WAIT_S
+            if soon:  # e.g. through a third FA (three-party), or a deferred one (POST)
+                window.data_end = max(window.data_end, rec.time + 0.1)
+            if soon or rec.time < next_ld:  # deferred while the MN stays (§4.4, Figure 12)
+                window.end = max(window.end, rec.time + 0.1)
             break
     for rec in records:
         if (
@@ -158,6 +175,7 @@ class Event:
     label: str
     medium: str | None = None
     arrival: float | None = None
+    detail: str = ""  # e.g. the lifetime of an HRqst(r)/HRply(r): renewal or termination
 
 
 def participants(window: Window, records: list[TraceRecord]) -> list[str]:
@@ -204,8 +222,13 @@ def window_events(records: list[TraceRecord], window: Window) -> list[Event]:
                 continue
             if rec.medium == "air" and window.mn not in (tx.node, rec.node):
                 continue
+            detail = ""
+            if rec.message in RENEWAL_MESSAGES and "lifetime" in rec.fields:
+                detail = f"lifetime {rec.fields['lifetime']}"  # 0: termination (§4.3)
             events.append(
-                Event(tx.time, "message", tx.node, rec.node, rec.message, tx.medium, rec.time)
+                Event(
+                    tx.time, "message", tx.node, rec.node, rec.message, tx.medium, rec.time, detail
+                )
             )
         elif rec.kind == "l2" and rec.fields.get("mn") == window.mn:
             events.append(Event(rec.time, "note", rec.node, rec.node, rec.message))

@@ -41,6 +41,12 @@ def short_name(message: str) -> str:
     }.get(message, message.replace("_", " "))
 
 
+def event_text(event: Event) -> str:
+    """A row's text: the message's short name and its detail (``HRqst(r) lifetime 0``)."""
+    name = short_name(event.label)
+    return f"{name} {event.detail}" if event.detail else name
+
+
 def labels(window: Window, names: list[str]) -> dict[str, str]:
     """Participant labels: the node name with its role in this handoff."""
     out = {}
@@ -69,7 +75,7 @@ def mermaid(window: Window, names: list[str], events: list[Event], *, title: str
         lines.append(f"    participant {name} as {_clean(label)}")
     for event in events:
         when = relative_ms(event.time, window)
-        text = _clean(short_name(event.label))
+        text = _clean(event_text(event))
         if event.kind == "message":
             arrow = "->>" if event.medium != "air" else "-)"
             lines.append(f"    {event.source}{arrow}{event.target}: {when} {text}")
@@ -116,7 +122,7 @@ def draw(
     for i, event in enumerate(shown):
         y = -(i + 1.0)
         ax.text(-0.75, y, relative_ms(event.time, window), ha="right", va="center", fontsize=7)
-        text = short_name(event.label)
+        text = event_text(event)
         if event.kind == "message":
             x0, x1 = xs[event.source], xs[event.target]
             color = "#c0392b" if event.medium == "air" else "#1f4e79"
