@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# every available handoff method on the corridor: a table, and out/demo/report.html
+# every available handoff method on the corridor (PRE-, POST-REGISTRATION and combined also
+# with smooth handoff, as "METHOD (smooth)"): a table, and out/demo/report.html
 demo: $(STAMP)
 	$(BIN)/mip4 compare corridor --out out/demo
 
