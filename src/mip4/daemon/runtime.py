@@ -437,6 +437,7 @@ class Runtime:
             listener = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
             attach_filter(listener)
             listener.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+            _large_receive_buffer(listener)  # an MN's only input; an FA's untrusted link
             listener.bind((name, ETH_P_IP))
             listener.setblocking(False)
             self.sockets.append(listener)
