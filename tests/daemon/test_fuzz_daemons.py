@@ -142,9 +142,24 @@ def bed(tmp_path: Path) -> Iterator[Testbed]:
     assert not [ns for ns in netns_list() if ns in testbed.ns.values()]
 
 
+# The FA runs POST-REGISTRATION (RFC 4881 §4) with one neighbour: random HRqst/HRply
+# (types 16, 17) must build no BET.
+FA_POST_CONFIG = (
+    FA_CONFIG
+    + """
+[[security.fa_fa]]
+peer = "198.18.1.3"
+spi = 1200
+key = "hex:0f0e0d0c0b0a09080706050403020100"
+[post_registration]
+tunnel_lifetime = 60
+"""
+)
+
+
 def _registered(bed: Testbed) -> tuple[Daemon, Daemon, Daemon]:
     ha = bed.start("ha", HA_CONFIG)
-    fa = bed.start("fa", FA_CONFIG)
+    fa = bed.start("fa", FA_POST_CONFIG)
     ha.wait_ready()
     fa.wait_ready()
     mn = bed.start("mn", MN_CONFIG)
@@ -262,7 +277,8 @@ def _still_serving(bed: Testbed, port: int) -> None:
 def test_fa_daemon_survives_random_input_on_every_socket(bed: Testbed) -> None:
     ha, fa, _mn = _registered(bed)
     fa_before, binding = _fa_state(fa), ha.status()["agent"]["bindings"][HOME_ADDRESS]
-    assert HOME_ADDRESS in fa_before["visitors"]
+    assert HOME_ADDRESS in fa_before["visitors"] and fa_before["bets"] == {}
+    assert "post_registration" in fa.status()["agent"]  # the BET machine is on
     fa_mac = bed.exec("fa", "cat", "/sys/class/net/fa-ap/address").stdout.strip()
     # from the MN's side: the access link is where untrusted input comes from
     _storm(bed, fa, "mn", FA_ADDRESS, "mn-radio", fa_mac)
