@@ -353,13 +353,20 @@ def test_lost_target_reply_icmp_unreachable_stops_the_ofa_tunnel() -> None:
     assert net.fa1.bet(HOME) is None and net.fa2.bet(HOME) is None
 
 
-def unreachable_for_tunnel(source: IPv4Address, destination: IPv4Address) -> ReceivedPacket:
+ROUTER = IPv4Address("198.18.0.254")  # a router between the FAs, not an FA
+
+
+def unreachable_for_tunnel(
+    source: IPv4Address, destination: IPv4Address, *, sender: IPv4Address
+) -> ReceivedPacket:
+    """An ICMP Destination Unreachable from ``sender`` quoting the tunnel header
+    ``source`` -> ``destination`` around a packet of the MN's."""
     inner = build_ipv4(HOME, IPv4Address("198.18.0.99"), PROTO_UDP, b"")
     outer = build_ipv4(source, destination, PROTO_IPIP, inner)
     error = DestinationUnreachable.about(outer, UnreachableCode.HOST_UNREACHABLE, data_bytes=20)
     return ReceivedPacket(
         interface="wired0",
-        source=IPv4Address("198.18.0.254"),
+        source=sender,
         destination=source,
         protocol=PROTO_ICMP,
         payload=error.encode(),
@@ -373,14 +380,59 @@ def test_an_unreachable_for_the_reverse_tunnel_makes_the_nfa_advertise_and_cance
     net.wire.run(t0 + 0.2)
     move(net)
     t1 = net.wire.now
-    net.wire.deliver("fa2", unreachable_for_tunnel(FA2_ADDR, FA1_ADDR))
+    net.wire.deliver("fa2", unreachable_for_tunnel(FA2_ADDR, FA1_ADDR, sender=FA1_ADDR))
     assert net.fa2.bet(HOME) is None
     assert RemoveVisitor(HOME) in net.wire.of("fa2", RemoveVisitor, since=t1)
     assert len(advertisements(net, "fa2", t1)) == 1
     # An ICMP error about some other tunnel or MN is not about a BET: the base FA drops it.
     before = net.fa1.post_snapshot(net.wire.now)
-    net.wire.deliver("fa1", unreachable_for_tunnel(FA1_ADDR, IPv4Address("198.19.7.7")))
+    net.wire.deliver(
+        "fa1", unreachable_for_tunnel(FA1_ADDR, IPv4Address("198.19.7.7"), sender=ROUTER)
+    )
     assert net.fa1.post_snapshot(net.wire.now) == before
+
+
+def test_an_unreachable_for_the_reverse_tunnel_from_anyone_but_the_peer_changes_nothing() -> None:
+    """§8.2.2: the peer FA sends the error; one from a router (or anyone forging the quote)
+    about the nFA's reverse tunnel is counted and neither cancels the BET nor advertises."""
+    net = post_net()
+    t0 = registered(net)
+    source_trigger(net)
+    net.wire.run(t0 + 0.2)
+    move(net)
+    net.wire.run(net.wire.now + 0.05)
+    t1 = net.wire.now
+    before = net.fa2.post_snapshot(t1)
+    assert net.fa2.bet(HOME).phase is Phase.DELIVERING
+    for sender in (ROUTER, HA_ADDR, FA2_ADDR):
+        net.wire.deliver("fa2", unreachable_for_tunnel(FA2_ADDR, FA1_ADDR, sender=sender))
+    assert net.fa2.drops[DropReason.UNEXPECTED_MESSAGE] == 3
+    assert net.fa2.post_snapshot(net.wire.now) == before
+    assert net.fa2.bet(HOME).phase is Phase.DELIVERING
+    assert not net.wire.of("fa2", RemoveVisitor, since=t1)
+    assert not advertisements(net, "fa2", t1)
+    assert not data_plane(net, "fa2", t1)
+
+
+def test_the_ofa_stops_its_forward_tunnel_only_on_the_peers_unreachable() -> None:
+    """§8.2.2: the oFA terminates the tunnel on the nFA's ICMP Destination Unreachable; the
+    same error from a router on the path is a counted drop and the tunnel keeps running."""
+    net = post_net()
+    t0 = registered(net)
+    source_trigger(net)
+    net.wire.run(t0 + 0.2)
+    move(net)
+    net.wire.run(net.wire.now + 0.05)
+    assert net.fa1.bet(HOME).phase is Phase.FORWARDING
+    t1 = net.wire.now
+    net.wire.deliver("fa1", unreachable_for_tunnel(FA1_ADDR, FA2_ADDR, sender=ROUTER))
+    assert net.fa1.drops[DropReason.UNEXPECTED_MESSAGE] == 1
+    assert net.fa1.bet(HOME).phase is Phase.FORWARDING
+    assert not data_plane(net, "fa1", t1)
+    net.wire.deliver("fa1", unreachable_for_tunnel(FA1_ADDR, FA2_ADDR, sender=FA2_ADDR))
+    assert net.fa1.bet(HOME) is None
+    assert data_plane(net, "fa1", t1) == [SetForwardTunnel(home_address=HOME, peer=None)]
+    assert net.fa1.drops[DropReason.UNEXPECTED_MESSAGE] == 1
 
 
 # ---------------------------------------------------------------------------- §4.4

@@ -1918,7 +1918,16 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
     def _post_unreachable(
         self, message: DestinationUnreachable, packet: ReceivedPacket, now: float
     ) -> list[Action] | None:
-        """§8.2.2: an ICMP error for a BET this FA tunnels into; None if not about a BET."""
+        """§8.2.2: an ICMP error for a BET this FA tunnels into; None if not about a BET.
+
+        The error must quote this FA's tunnel header to the BET's peer *and* come from that
+        peer: §8.2.2 has the peer FA (the nFA that got no HRply(t), or the oFA for a reverse
+        tunnel) send it, and an FA originates it from its own address, the one the BET
+        names (RFC 1812 §4.3.2.4). A router inside the tunnel may also send one (RFC 1812
+        §4.3.2.3, RFC 2003 §4), but that reports a path fault for the encapsulator to relay,
+        not the peer's refusal of the tunnel, and ICMP is unauthenticated: anyone else's
+        error about a BET is counted as a drop and changes nothing.
+        """
         if self._post is None:
             return None
         try:
@@ -1940,7 +1949,14 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         ]
         if len(candidates) != 1:
             return None
-        return self._step(candidates[0].home_address, Event.UNREACHABLE, now)
+        bet = candidates[0]
+        if packet.source != bet.peer:
+            detail = (
+                f"ICMP Destination Unreachable for the BET of {bet.home_address} from "
+                f"{packet.source}, not its peer {bet.peer} (RFC 4881 §8.2.2)"
+            )
+            return [self._drop(DropReason.UNEXPECTED_MESSAGE, detail, packet)]
+        return self._step(bet.home_address, Event.UNREACHABLE, now)
 
 
 def _both(
