@@ -234,10 +234,17 @@ def _rta(kind: int, value: bytes) -> bytes:
 
 class RtNetlink:
     """Host routes and neighbour entries by hand-built rtnetlink requests, on the caller's
-    thread: the per-registration kernel state (pyroute2 spends about a millisecond per
-    request; this is one send and one acknowledgement). The requests are byte for byte the
-    ones pyroute2 sends for the same calls (``RTA_TABLE`` always present, the header's table
-    field main above 255; static, unicast routes; permanent neighbour entries)."""
+    thread: the per-registration kernel state. The requests are byte for byte the ones
+    pyroute2 sends for the same calls (``RTA_TABLE`` always present, the header's table
+    field main above 255; static, unicast routes; permanent neighbour entries).
+
+    Why not pyroute2 (measured in a namespace, 2,000 operations, medians of three runs,
+    pyroute2 0.9.7): a ``/32`` route replace costs 10 us here against 490 us through
+    ``IPRoute.route`` on the same thread and 620 us through the worker thread the daemon
+    needs for pyroute2 (its synchronous API runs an event loop of its own); a proxy
+    neighbour entry 6 us against 220 / 410 us. An HA's agent handles an authenticated
+    request in about 55 us, and a first registration needs a route and a proxy entry:
+    about 1 ms (18 times the handling) with pyroute2, 16 us with these."""
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
