@@ -48,12 +48,14 @@ def bed(tmp_path: Path) -> Iterator[Testbed]:
     assert not [ns for ns in netns_list() if ns in testbed.ns.values()]
 
 
-def _registered(bed: Testbed, *ha_args: str) -> tuple[Daemon, Daemon, Daemon]:
+def _registered(
+    bed: Testbed, *ha_args: str, mn_args: tuple[str, ...] = ()
+) -> tuple[Daemon, Daemon, Daemon]:
     ha = bed.start("ha", HA_CONFIG, *ha_args)
     fa = bed.start("fa", FA_CONFIG)
     ha.wait_ready()
     fa.wait_ready()
-    mn = bed.start("mn", MN_CONFIG)
+    mn = bed.start("mn", MN_CONFIG, *mn_args)
     mn.wait_ready()
 
     def bound() -> object:
@@ -187,10 +189,15 @@ print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())
 
 
 def test_metrics_trigger_command_and_kernel_link_events(bed: Testbed) -> None:
-    ha, fa, mn = _registered(bed, "--metrics", "127.0.0.1:9434")
+    ha, fa, mn = _registered(bed, "--metrics", "127.0.0.1:9434", mn_args=("--metrics", ":9435"))
     scrape = bed.python("ha", METRICS, "http://127.0.0.1:9434/metrics")
     text, err = scrape.communicate(timeout=10)
     assert scrape.returncode == 0, err
+    # the MN's registration, counted by the runtime as a handoff of its [daemon] method
+    mn_scrape = bed.python("mn", METRICS, "http://127.0.0.1:9435/metrics")
+    mn_text, err = mn_scrape.communicate(timeout=10)
+    assert mn_scrape.returncode == 0, err
+    assert 'mip4_handoffs_total{method="standard",outcome="completed"} 1.0' in mn_text
     assert (
         'mip4_registration_messages_total{direction="received",message="registration-request"}'
         in text
