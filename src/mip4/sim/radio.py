@@ -3,9 +3,11 @@
 A cell change from the oFA's cell to the nFA's is an L2 handoff:
 
 1. ``trigger_lead_ms`` before L2-LD, the method's anticipatory trigger (RFC 4881 Table 1):
-   L2-MT at the MN (``pre-mobile``), L2-ST at the oFA (``pre-source``, ``post-source``,
-   ``combined``) or L2-TT at the nFA (``pre-target``, ``post-target``); the standard methods
-   have none;
+   L2-MT at the MN (``pre-mobile``), L2-ST at the oFA (``pre-source``, ``post-source``)
+   or L2-TT at the nFA (``pre-target``, ``post-target``); ``combined`` takes any of the
+   three (``protocol.combined_trigger``, L2-ST by default: RFC 4881 §5 combines
+   PRE-REGISTRATION in any of its modes with the nFA's timer); the standard methods have
+   none;
 2. at L2-LD the MN's radio leaves the old cell: L2-LD at the MN, then at the oFA;
 3. ``l2_handoff_ms`` later the radio joins the new cell: L2-LU at the MN, then at the nFA.
 
@@ -47,9 +49,12 @@ ANTICIPATORY_TRIGGER: dict[str, str | None] = {
     "pre-target": "L2-TT",
     "post-source": "L2-ST",
     "post-target": "L2-TT",
-    "combined": "L2-ST",
+    "combined": "L2-ST",  # the default; Radio(combined_trigger=...) picks another
     "multi-interface": None,  # RFC 4881 Appendix B: the second radio comes up instead
 }
+
+# RFC 4881 §5: the anticipatory triggers the combined method may start from
+COMBINED_TRIGGERS = ("L2-ST", "L2-TT", "L2-MT")
 
 
 def fa_identifier(cell: Cell) -> FaIdentifier:
@@ -71,10 +76,16 @@ class Radio:
         method: str,
         l2_handoff_s: float,
         trigger_lead_s: float,
+        combined_trigger: str = "L2-ST",
     ) -> None:
+        if combined_trigger not in COMBINED_TRIGGERS:
+            raise ValueError(
+                f"combined_trigger must be one of {', '.join(COMBINED_TRIGGERS)}, "
+                f"not {combined_trigger!r}"
+            )
         self.net = net
         self.engine = engine
-        self.trigger = ANTICIPATORY_TRIGGER[method]
+        self.trigger = combined_trigger if method == "combined" else ANTICIPATORY_TRIGGER[method]
         self.l2_handoff_s = l2_handoff_s
         self.trigger_lead_s = trigger_lead_s
 

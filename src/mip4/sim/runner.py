@@ -245,6 +245,7 @@ class World:
             method=self.method,
             l2_handoff_s=l2_handoff,
             trigger_lead_s=radio.trigger_lead_ms / 1000.0,
+            combined_trigger=s.protocol.combined_trigger,
         )
         plans = plan(
             mob.model,

@@ -23,7 +23,7 @@ of ``fast``), ``mobility.dwell_jitter_s``, ``traffic.start_s``, ``traffic.downli
 ``protocol.advertisement_jitter``, ``protocol.buffer_limit``, ``protocol.low_latency_s_bit``,
 ``protocol.low_latency_copies``, ``protocol.fa_challenge``, ``protocol.multi_interface_hold_ms``,
 ``protocol.tunnel_lifetime_s``, ``protocol.anchor_policy``, ``protocol.combined_timer_ms``,
-``description``, ``methods``
+``protocol.combined_trigger``, ``description``, ``methods``
 (the methods the scenario is meant to show, e.g. ``["pre-source"]`` for RFC 4881 Figure 2).
 """
 
@@ -123,10 +123,13 @@ class Protocol(_Section):
     multi_interface_hold_ms: float = Field(default=100.0, ge=0)
     # POST-REGISTRATION and the combined method (RFC 4881 §4, §5): the BET lifetime each FA
     # offers, requests and grants at most (§4.3); when an aFA moves the BET to the nFA in a
-    # three-party handoff (§4.2); the nFA's fallback timer (§5)
+    # three-party handoff (§4.2); the nFA's fallback timer (§5); the anticipatory trigger
+    # the radio gives method combined (§5: PRE-REGISTRATION mobile-initiated, L2-MT, or
+    # network-initiated, L2-ST at the oFA or L2-TT at the nFA, which also starts the timer)
     tunnel_lifetime_s: int = Field(default=60, ge=1, le=65534)
     anchor_policy: Literal["earliest", "latest"] = "latest"
     combined_timer_ms: float = Field(default=1000.0, gt=0)
+    combined_trigger: Literal["L2-ST", "L2-TT", "L2-MT"] = "L2-ST"
 
 
 class Scenario(_Section):
