@@ -121,7 +121,7 @@ def test_role_and_mobile_node_rules() -> None:
     assert _problems(data)[0].startswith("security.mn_ha: a mobile node needs exactly one")
     data = _load("ha.toml")
     data["security"]["mn_ha"].append(dict(data["security"]["mn_ha"][0]))
-    assert _problems(data) == ["security.mn_ha[1].peer: 198.18.2.10 appears twice"]
+    assert _problems(data) == ["security.mn_ha[1].spi: SPI 1000 appears twice for 198.18.2.10"]
 
 
 def test_check_exit_code_and_one_line_per_problem(
@@ -232,3 +232,41 @@ def test_the_method_is_one_of_the_simulator_s() -> None:
     (problem,) = _problems(data)
     assert problem.startswith("daemon.method: must be one of standard, standard-solicit, ")
     assert problem.endswith("got 'pre-magic'")
+
+
+def test_several_mn_ha_contexts_per_mobile_node_at_the_ha() -> None:
+    """RFC 5944 §1.6, §3.5.1: an HA's MN-HA association may hold several contexts, one per
+    SPI (e.g. a key roll-over); the SPIs must differ and share the replay protection."""
+    data = _load("ha.toml")
+    first = data["security"]["mn_ha"][0]
+    data["security"]["mn_ha"].append({**first, "spi": first["spi"] + 1, "key": "ascii:new-key"})
+    ha = parse_config(data)
+    assert isinstance(ha.core, HomeAgentConfig)
+    association = ha.core.mn_ha[IPv4Address(first["peer"])]
+    assert association.spi == first["spi"]
+    assert association.context(first["spi"] + 1).key == b"new-key"
+    assert association.context(first["spi"] + 2) is None
+    data["security"]["mn_ha"][-1]["spi"] = first["spi"]
+    assert _problems(data) == [
+        f"security.mn_ha[1].spi: SPI {first['spi']} appears twice for {first['peer']}"
+    ]
+    data["security"]["mn_ha"][-1].update(spi=first["spi"] + 1, replay="nonce")
+    assert _problems(data)[0].startswith(f"security.mn_ha: peer {first['peer']}: others:")
+    mn = _load("mn.toml")
+    mn["security"]["mn_ha"].append(dict(mn["security"]["mn_ha"][0]))
+    assert any(p.startswith("security.mn_ha") for p in _problems(mn))
+
+
+def test_a_neighbour_s_own_advertisement_interval_and_challenge_window() -> None:
+    """RFC 4881 §3.5: the nFA's interval and CHALLENGE_WINDOW reach the core config."""
+    data = _load("fa.toml")
+    data["neighbours"][0].update(advertisement_interval=4.0, challenge_window=5)
+    fa = parse_config(data)
+    assert isinstance(fa.core, ForeignAgentConfig)
+    assert fa.core.pre_registration is not None
+    (neighbour,) = fa.core.pre_registration.neighbours
+    assert (neighbour.advertisement_interval, neighbour.challenge_window) == (4.0, 5)
+    data["neighbours"][0].update(advertisement_interval=0, challenge_window=0)
+    problems = _problems(data)
+    assert any(p.startswith("neighbours[0].advertisement_interval") for p in problems), problems
+    assert any(p.startswith("neighbours[0].challenge_window") for p in problems), problems

@@ -75,7 +75,11 @@ from mip4.core.config import (
     MobileNodeConfig,
 )
 from mip4.core.methods import HANDOFF_METHODS
-from mip4.core.security import ReplayProtection, SecurityAssociation
+from mip4.core.security import (
+    MobilitySecurityAssociation,
+    ReplayProtection,
+    SecurityAssociation,
+)
 from mip4.errors import LocalUsageError
 
 ROLES = ("ha", "fa", "mn", "gfa")
@@ -198,6 +202,11 @@ class Neighbour(_Strict):
     address: IPv4Address
     access_point_ids: list[Annotated[int, Field(ge=0, le=0xFFFFFFFF)]] = []
     mac: str | None = None
+    # RFC 4881 §3.5: the neighbour's own advertisement interval (seconds) and
+    # CHALLENGE_WINDOW set how often it is solicited and how long its cached challenge
+    # lasts; unset: the same as this FA's.
+    advertisement_interval: Annotated[float, Field(gt=0)] | None = None
+    challenge_window: Annotated[int, Field(ge=1)] | None = None
 
     @field_validator("mac")
     @classmethod
@@ -534,16 +543,46 @@ def _pydantic_problems(error: ValidationError) -> list[str]:
     return problems
 
 
-def _sas(entries: list[SaEntry], key: str, problems: list[str]) -> dict[IPv4Address, Any]:
+def _sas(
+    entries: list[SaEntry], key: str, problems: list[str], *, contexts: bool = False
+) -> dict[IPv4Address, Any]:
+    """One association per peer. With ``contexts`` (the HA's ``mn_ha``) a peer may have
+    several entries with distinct SPIs: one Mobility Security Association with several
+    security contexts, selected by SPI (RFC 5944 §1.6, §3.5.1), e.g. a key being rolled
+    over; the first entry is the context the HA itself would seal with."""
     out: dict[IPv4Address, SecurityAssociation] = {}
+    extra: dict[IPv4Address, list[SecurityAssociation]] = {}
     for i, entry in enumerate(entries):
-        if entry.peer in out:
+        if entry.peer in out and not contexts:
             problems.append(f"security.{key}[{i}].peer: {entry.peer} appears twice")
             continue
         try:
-            out[entry.peer] = entry.association()
+            association = entry.association()
         except LocalUsageError as exc:
             problems.append(f"security.{key}[{i}]: {exc}")
+            continue
+        if entry.peer in out:
+            used = [out[entry.peer].spi, *(a.spi for a in extra.get(entry.peer, []))]
+            if entry.spi in used:
+                problems.append(
+                    f"security.{key}[{i}].spi: SPI {entry.spi} appears twice for {entry.peer}"
+                )
+                continue
+            extra.setdefault(entry.peer, []).append(association)
+        else:
+            out[entry.peer] = association
+    for peer, others in extra.items():
+        first = out[peer]
+        try:
+            out[peer] = MobilitySecurityAssociation(
+                spi=first.spi,
+                key=first.key,
+                algorithm=first.algorithm,
+                replay=first.replay,
+                others=tuple(others),
+            )
+        except LocalUsageError as exc:
+            problems.append(f"security.{key}: peer {peer}: {exc}")
     return out
 
 
@@ -632,6 +671,8 @@ def _fa_pre(model: FaFile, problems: list[str]) -> Any:
                 tunnel_out=esp.get((n.address, "out", "tunnel")),
                 tunnel_in=esp.get((n.address, "in", "tunnel")),
                 access_point_ids=tuple(n.access_point_ids),
+                advertisement_interval=n.advertisement_interval,
+                challenge_window=n.challenge_window,
             )
         )
     return PreRegistrationConfig(
@@ -670,7 +711,7 @@ def _build_core(model: AnyFile, problems: list[str]) -> AgentConfig | None:
                 address=model.address,
                 home_prefix_length=model.home_prefix_length,
                 home_interface=model.interfaces.home,
-                mn_ha=_sas(sec.mn_ha, "mn_ha", problems),
+                mn_ha=_sas(sec.mn_ha, "mn_ha", problems, contexts=True),
                 fa_ha=_sas(sec.fa_ha, "fa_ha", problems),
             )
             _set(kwargs, key_map, "timers", model.timers)
