@@ -543,3 +543,58 @@ def test_an_nfa_without_post_registration_leaves_the_mn_to_register_normally() -
     assert not [a for a in data_plane(net, "fa1", t0 - 0.3) if isinstance(a, SetForwardTunnel)]
     net.wire.run(t0 + 1.1)
     assert net.mn.registration is not None and net.mn.registration.agent == FA2_ADDR
+
+
+def test_a_serving_fa_keeps_no_uplink_for_an_mn_that_left_unregistered() -> None:
+    """The MN leaves the serving FA before registering with it (§4.2 step 4): the FA ends
+    delivery with RemoveVisitor, which ends the uplink too, and installs no other uplink for
+    an MN no longer on its link (a routed one would forward a departed MN's address)."""
+    net = post_net()
+    t0 = registered(net)
+    source_trigger(net)
+    net.wire.run(t0 + 0.2)
+    move(net)
+    net.wire.run(net.wire.now + 0.01)
+    assert net.fa2.bet(HOME).phase is Phase.DELIVERING and net.fa2.visitor(HOME) is None
+    t2 = net.wire.now
+    net.wire.trigger("fa2", LinkDown(interface=ACCESS, mn=MN_ID))
+    net.wire.run(t2 + 0.01)
+    uplink_state = [
+        a
+        for t, n, a in net.wire.actions
+        if n == "fa2" and t >= t2 and isinstance(a, SetUplink | RemoveVisitor)
+    ]
+    assert uplink_state == [RemoveVisitor(HOME)]
+    assert net.fa2.bet(HOME) is None
+
+
+def test_a_bet_ending_during_a_registration_keeps_the_requests_uplink() -> None:
+    """The MN is still on the serving FA's link and its registration is under way when the
+    BET ends (here the anchor's ICMP error, §8.2.2): delivery stops with RemoveVisitor and
+    the uplink goes on reverse-tunnelled to the HA, as the request set it."""
+    net = post_net()
+    t0 = registered(net)
+    source_trigger(net)
+    net.wire.run(t0 + 0.2)
+    net.wire.lose = lambda sender, send: send.message == "registration_reply"
+    move(net)
+    net.wire.run(net.wire.now + 1.5)  # FA2's advertisement; the MN's request is relayed
+    record = net.fa2.record(HOME)
+    assert record is not None and record.pending is not None and record.visitor is None
+    t2 = net.wire.now
+    net.wire.deliver("fa2", unreachable_for_tunnel(FA2_ADDR, FA1_ADDR, sender=FA1_ADDR))
+    assert net.fa2.bet(HOME) is None
+    uplink_state = [
+        a
+        for t, n, a in net.wire.actions
+        if n == "fa2" and t >= t2 and isinstance(a, SetUplink | RemoveVisitor)
+    ]
+    assert uplink_state == [
+        RemoveVisitor(HOME),
+        SetUplink(
+            home_address=HOME,
+            mode=UplinkMode.REVERSE_TUNNEL,
+            tunnel_source=FA2_ADDR,
+            tunnel_destination=HA_ADDR,
+        ),
+    ]

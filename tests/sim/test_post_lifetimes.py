@@ -90,6 +90,12 @@ def assert_nothing_outlives(w: World) -> None:
             assert not (
                 uplink.mode is UplinkMode.REVERSE_TUNNEL and uplink.destination in fa_addresses
             ), f"{fa.name}: uplink of {IPv4Address(home)} still tunnelled to an FA"
+            # no uplink at all (routed or tunnelled to the HA) for an MN that left the link:
+            # RemoveVisitor ends it
+            assert IPv4Address(home) in here, (
+                f"{fa.name}: uplink of {IPv4Address(home)} ({uplink.mode.value}) kept for an "
+                "MN not on its link"
+            )
     for node in [w.ha, *w.fas, *w.mns]:
         role = "MN" if node in w.mns else ("HA" if node is w.ha else "FA")
         timers = deadlines(w, node)

@@ -784,15 +784,32 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
     def _delivery_off(self, bet: Bet, anchor: IPv4Address) -> list[Action]:
         """The BET's serving end is gone: no proxy ARP, no delivery unless the MN is
         registered here, and the uplink no longer tunnelled to the anchor (the visitor's
-        own uplink again, RFC 3024 §4.2.2, or routed)."""
+        own uplink again, RFC 3024 §4.2.2, or routed; none once the MN has left the link
+        without a visitor entry here: RemoveVisitor ends it)."""
         out: list[Action] = [
             SetProxyArp(address=anchor, interface=self.config.access_interface, enabled=False)
         ]
-        rec = self._records.get(bet.home_address)
+        home = bet.home_address
+        rec = self._records.get(home)
         visitor = None if rec is None else rec.visitor
+        pending = None if rec is None else rec.pending
         if visitor is None:
-            out.append(RemoveVisitor(bet.home_address))
-        if rec is not None and rec.pending is not None:
+            out.append(RemoveVisitor(home))
+            if not self._on_link(bet.link_address, home):
+                return out
+            if pending is not None and pending.reverse_tunnel:
+                # RemoveVisitor ended the uplink a registration under way set (_on_request)
+                out.append(
+                    SetUplink(
+                        home_address=home,
+                        mode=UplinkMode.REVERSE_TUNNEL,
+                        tunnel_source=self.config.address,
+                        tunnel_destination=pending.upstream,
+                        tunnel_mode=pending.mode,
+                    )
+                )
+                return out
+        elif pending is not None:
             return out  # a registration under way set the uplink already (_on_request)
         if visitor is not None and visitor.reverse_tunnel:
             out.append(

@@ -10,7 +10,8 @@ holds the state the actions install:
   decapsulated and routed (RFC 3024 §4.2.2 check; anything else is dropped);
 - ``SetVisitor`` / ``RemoveVisitor`` (FA): decapsulated packets for the home address are
   delivered on the access link to the visitor's link-layer address (RFC 5944 §4.2.2; packets
-  for a home address with no visitor entry are dropped);
+  for a home address with no visitor entry are dropped); ``RemoveVisitor`` also ends the
+  visitor's uplink (its ``SetUplink`` state);
 - ``SetUplink`` (FA, GFA): packets from the home address are routed, or reverse-tunnelled to
   the HA, a GFA or an anchor FA (RFC 3024 §5.2, RFC 4881 §4.1);
 - ``SetForwardTunnel`` (FA BET forward end, GFA): packets for the home address are
@@ -307,7 +308,9 @@ class RouterDataPlane:
             case SetVisitor(home_address=home, link_address=mac):
                 self.visitors[home.packed] = mac
             case RemoveVisitor(home_address=home):
+                # the visitor's uplink forwarding ends with it (mip4.core.foreign_agent)
                 self.visitors.pop(home.packed, None)
+                self.uplinks.pop(home.packed, None)
             case SetUplink(home_address=home, mode=mode):
                 up_source = action.tunnel_source
                 up_destination = action.tunnel_destination
