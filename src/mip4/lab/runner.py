@@ -536,7 +536,11 @@ def run_lab(
         run.trigger("mn", "L2-LU", interface="mn-radio", fa=fa_address(first), ap=str(first))
         run.trigger(f"fa{first}", "L2-LU", interface="fa-ap", mn=MN_MAC, home=MN_HOME_ADDRESS)
         deadline = time.monotonic() + 5.0 + 3 * scenario.protocol.advertisement_interval_ms / 1e3
-        while MN_HOME_ADDRESS not in run.status("ha")["agent"].get("bindings", {}):
+        # registered: the HA has the binding and the MN the reply (on a lossy air the reply
+        # can be lost after the HA bound it; the MN then retransmits its request)
+        while MN_HOME_ADDRESS not in run.status("ha")["agent"].get("bindings", {}) or (
+            _registered_with(run.status("mn")["agent"]) != fa_address(first)
+        ):
             if time.monotonic() > deadline:
                 raise LabError("the MN did not register before the run")
             time.sleep(0.05)
