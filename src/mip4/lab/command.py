@@ -33,7 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run = actions.add_parser("run", help="run a scenario with a method on the lab")
     run.add_argument("scenario", nargs="?", default="corridor", metavar="SCENARIO")
     run.add_argument("--method", default="standard", metavar="NAME")
-    run.add_argument("--handoffs", type=int, metavar="N", help="sets mobility.handoffs")
+    run.add_argument(
+        "--handoffs",
+        type=int,
+        metavar="N",
+        help="number of handoffs (sets mobility.handoffs: corridor and fast walk the line "
+        "back and forth; refused for grid)",
+    )
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     run.add_argument("--seed", type=int, default=None, metavar="N")
     run.add_argument("--json", metavar="FILE", help="write the result as JSON ('-': stdout)")
