@@ -92,6 +92,13 @@ class Mobility(_Section):
     handoffs: int = Field(default=10, ge=0)
     fast_dwell_ms: float = Field(default=300.0, ge=0)
 
+    @model_validator(mode="after")
+    def _handoffs_apply(self) -> Mobility:
+        from mip4.sim.mobility import requested_handoffs
+
+        requested_handoffs(self)  # refuses mobility.handoffs where the model cannot honour it
+        return self
+
 
 class Traffic(_Section):
     interval_ms: float = Field(default=20.0, gt=0)
