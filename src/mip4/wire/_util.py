@@ -2,11 +2,64 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+from collections.abc import Callable
 from functools import lru_cache
 from ipaddress import IPv4Address
+from typing import Any, TypeVar
 
 from mip4.wire.errors import TruncatedError
+
+_T = TypeVar("_T")
+
+
+class _Probe:
+    __slots__ = ("slot",)
+
+
+_MEMBER_DESCRIPTOR = type(vars(_Probe)["slot"])
+
+
+_BUILDERS: dict[type, Callable[..., Any]] = {}
+
+
+def decoded_builder(cls: type[_T]) -> Callable[..., _T]:
+    """A constructor for decoders: ``builder(*values)`` makes an instance of the frozen,
+    slotted dataclass ``cls`` from the values of *all* its fields, in declaration order
+    (``init=False`` ones included), writing each slot through its descriptor.
+
+    The generated ``__init__`` of a frozen dataclass sets every field through
+    ``object.__setattr__`` (the class's own ``__setattr__`` refuses): about 1.7 us for a
+    Registration Request against 0.5 us this way, the largest single cost of decoding one.
+    Only for values a decoder has already checked: ``__init__`` has no other logic in these
+    classes (none defines ``__post_init__``, which this would skip, so it is refused).
+    """
+    builder: Callable[..., _T] | None = _BUILDERS.get(cls)
+    if builder is None:
+        builder = _BUILDERS[cls] = _make_builder(cls)
+    return builder
+
+
+def _make_builder(cls: type[_T]) -> Callable[..., _T]:
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls.__name__} is not a dataclass")
+    if hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__} has a __post_init__ that the builder would skip")
+    names = [f.name for f in dataclasses.fields(cls)]
+    scope: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    lines = []
+    for i, name in enumerate(names):
+        slot: Any = next((vars(k)[name] for k in cls.__mro__ if name in vars(k)), None)
+        if type(slot) is not _MEMBER_DESCRIPTOR:
+            raise TypeError(f"{cls.__name__}.{name} is not a slot")
+        scope[f"set{i}"] = slot.__set__
+        lines.append(f"    set{i}(obj, v{i})")
+    arguments = ", ".join(f"v{i}" for i in range(len(names)))
+    source = f"def build({arguments}):\n    obj = new(cls)\n" + "\n".join(lines)
+    exec(source + "\n    return obj\n", scope)  # unrolled, as dataclasses builds __init__
+    builder: Callable[..., _T] = scope["build"]
+    return builder
 
 
 @lru_cache(maxsize=4096)

@@ -25,7 +25,7 @@ from ipaddress import IPv4Address
 from typing import ClassVar, TypeVar
 
 from mip4.errors import LocalUsageError
-from mip4.wire._util import ipv4
+from mip4.wire._util import decoded_builder, ipv4
 from mip4.wire.errors import (
     AuthenticatorLengthError,
     LengthError,
@@ -423,6 +423,11 @@ _GENERALIZED_AUTH = int(ControlExtensionType.GENERALIZED_AUTH)  # plain int: hot
 _SPI = struct.Struct("!I")
 
 
+# Decoders build these through their slots (see decoded_builder): they run per message.
+_build_lla = decoded_builder(LinkLayerAddress)
+_build_generalized_auth = decoded_builder(GeneralizedAuthentication)
+
+
 def encode_extensions(extensions: tuple[ControlExtension, ...]) -> bytes:
     """Concatenate the encodings of ``extensions`` in order."""
     return b"".join([ext.encode() for ext in extensions])
@@ -481,14 +486,15 @@ def _decode_one(ext_type: int, data: bytes, pos: int, start: int, end: int) -> C
                 field="extension.length",
                 offset=pos + 1,
             )
-        return auth_cls(spi=_SPI.unpack_from(data, start)[0], authenticator=data[start + 4 : end])  # type: ignore[return-value]
+        build = decoded_builder(auth_cls)  # fields: spi, authenticator
+        return build(_SPI.unpack_from(data, start)[0], data[start + 4 : end])  # type: ignore[return-value]
     body = data[start:end]
     if ext_type == ControlExtensionType.LINK_LAYER_ADDRESS:
         if not body:
             raise LengthError(
                 "LLA extension needs a Sub-Type byte", field="extension.length", offset=pos + 1
             )
-        return LinkLayerAddress(value=decode_lla_value(body[0], body[1:], start + 1))
+        return _build_lla(decode_lla_value(body[0], body[1:], start + 1))
     if ext_type == ControlExtensionType.ENCAPSULATING_DELIVERY_STYLE:
         _expect_length(body, 0, pos)
         return EncapsulatingDeliveryStyle()
@@ -555,10 +561,8 @@ def _decode_generalized_auth(data: bytes, pos: int) -> GeneralizedAuthentication
             field="extension.length",
             offset=pos + 2,
         )
-    return GeneralizedAuthentication(
-        subtype=subtype,
-        spi=int.from_bytes(data[pos + 4 : pos + 8], "big"),
-        authenticator=data[pos + 8 : pos + 4 + length],
+    return _build_generalized_auth(  # fields: subtype, spi, authenticator
+        subtype, _SPI.unpack_from(data, pos + 4)[0], data[pos + 8 : pos + 4 + length]
     )
 
 

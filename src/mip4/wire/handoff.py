@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import enum
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import ClassVar, Self
 
-from mip4.wire._util import flag_dict, ipv4, need_layout
+from mip4.wire._util import decoded_builder, flag_dict, ipv4, need_layout
 from mip4.wire.errors import ReservedValueError, ValueDecodeError
 from mip4.wire.extensions import ControlExtension, decode_extensions, encode_extensions
 from mip4.wire.registration import MessageType
@@ -176,25 +177,25 @@ class HandoffRequest:
 
     @classmethod
     def decode(cls, data: bytes) -> Self:
-        _check_type(data, cls.TYPE, "Handoff Request")
-        need_layout(data, _HRQST_LAYOUT)
+        if len(data) < _HRQST.size or data[0] != cls.TYPE:  # the checks, only when one fails
+            _check_type(data, cls.TYPE, "Handoff Request")
+            need_layout(data, _HRQST_LAYOUT)
         _, flags, reserved1, lifetime, reserved2, home, ha, ident = _HRQST.unpack_from(data)
         _check_flags(flags)
         if reserved1:
             raise ReservedValueError("reserved bytes must be zero", field="reserved", offset=2)
         if reserved2:
             raise ReservedValueError("reserved bytes must be zero", field="reserved", offset=6)
-        message = cls(
-            flags=_FLAGS_BY_BYTE[flags],
-            lifetime=lifetime,
-            mn_home_address=ipv4(home),
-            ha_address=ipv4(ha),
-            identification=ident,
-            extensions=decode_extensions(data, _HRQST.size),
+        build: Callable[..., Self] = decoded_builder(cls)
+        return build(
+            _FLAGS_BY_BYTE[flags],
+            lifetime,
+            ipv4(home),  # mn_home_address
+            ipv4(ha),  # ha_address
+            ident,
+            decode_extensions(data, _HRQST.size),
+            data if type(data) is bytes else None,  # _wire
         )
-        if type(data) is bytes:
-            object.__setattr__(message, "_wire", data)
-        return message
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -276,26 +277,26 @@ class HandoffReply:
 
     @classmethod
     def decode(cls, data: bytes) -> Self:
-        _check_type(data, cls.TYPE, "Handoff Reply")
-        need_layout(data, _HRPLY_LAYOUT)
+        if len(data) < _HRPLY.size or data[0] != cls.TYPE:  # the checks, only when one fails
+            _check_type(data, cls.TYPE, "Handoff Reply")
+            need_layout(data, _HRPLY_LAYOUT)
         _, flags, reserved1, code, lifetime, reserved2, home, ha, ident = _HRPLY.unpack_from(data)
         _check_flags(flags)
         if reserved1:
             raise ReservedValueError("reserved byte must be zero", field="reserved", offset=2)
         if reserved2:
             raise ReservedValueError("reserved bytes must be zero", field="reserved", offset=6)
-        message = cls(
-            flags=_FLAGS_BY_BYTE[flags],
-            code=code,
-            lifetime=lifetime,
-            mn_home_address=ipv4(home),
-            ha_address=ipv4(ha),
-            identification=ident,
-            extensions=decode_extensions(data, _HRPLY.size),
+        build: Callable[..., Self] = decoded_builder(cls)
+        return build(
+            _FLAGS_BY_BYTE[flags],
+            code,
+            lifetime,
+            ipv4(home),  # mn_home_address
+            ipv4(ha),  # ha_address
+            ident,
+            decode_extensions(data, _HRPLY.size),
+            data if type(data) is bytes else None,  # _wire
         )
-        if type(data) is bytes:
-            object.__setattr__(message, "_wire", data)
-        return message
 
     def to_dict(self) -> dict[str, object]:
         try:

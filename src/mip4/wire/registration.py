@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import enum
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import ClassVar, Self
 
-from mip4.wire._util import flag_dict, ipv4, need_layout
+from mip4.wire._util import decoded_builder, flag_dict, ipv4, need_layout
 from mip4.wire.errors import ReservedValueError, ValueDecodeError
 from mip4.wire.extensions import ControlExtension, decode_extensions, encode_extensions
 
@@ -219,24 +220,24 @@ class RegistrationRequest:
 
     @classmethod
     def decode(cls, data: bytes) -> Self:
-        _check_type(data, cls.TYPE, cls.__name__)
-        need_layout(data, cls._LAYOUT)
+        if len(data) < _REQUEST.size or data[0] != cls.TYPE:  # the checks, only when one fails
+            _check_type(data, cls.TYPE, cls.__name__)
+            need_layout(data, cls._LAYOUT)
         _, flags, lifetime, home, agent, coa, ident = _REQUEST.unpack_from(data)
         if flags & _RESERVED_REQUEST_FLAGS:
             bit = "r" if flags & RegistrationFlags.r else "x"
             raise ReservedValueError(f"reserved flag {bit} is set", field=f"flags.{bit}", offset=1)
-        message = cls(
-            flags=_FLAGS_BY_BYTE[flags],
-            lifetime=lifetime,
-            home_address=ipv4(home),
-            home_agent=ipv4(agent),
-            care_of_address=ipv4(coa),
-            identification=ident,
-            extensions=decode_extensions(data, _REQUEST.size),
+        build: Callable[..., Self] = decoded_builder(cls)
+        return build(
+            _FLAGS_BY_BYTE[flags],
+            lifetime,
+            ipv4(home),
+            ipv4(agent),
+            ipv4(coa),
+            ident,
+            decode_extensions(data, _REQUEST.size),
+            data if type(data) is bytes else None,  # _wire
         )
-        if type(data) is bytes:
-            object.__setattr__(message, "_wire", data)
-        return message
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -295,20 +296,20 @@ class RegistrationReply:
 
     @classmethod
     def decode(cls, data: bytes) -> Self:
-        _check_type(data, cls.TYPE, cls.__name__)
-        need_layout(data, cls._LAYOUT)
+        if len(data) < _REPLY.size or data[0] != cls.TYPE:  # the checks, only when one fails
+            _check_type(data, cls.TYPE, cls.__name__)
+            need_layout(data, cls._LAYOUT)
         _, code, lifetime, home, agent, ident = _REPLY.unpack_from(data)
-        message = cls(
-            code=code,
-            lifetime=lifetime,
-            home_address=ipv4(home),
-            home_agent=ipv4(agent),
-            identification=ident,
-            extensions=decode_extensions(data, _REPLY.size),
+        build: Callable[..., Self] = decoded_builder(cls)
+        return build(
+            code,
+            lifetime,
+            ipv4(home),
+            ipv4(agent),
+            ident,
+            decode_extensions(data, _REPLY.size),
+            data if type(data) is bytes else None,  # _wire
         )
-        if type(data) is bytes:
-            object.__setattr__(message, "_wire", data)
-        return message
 
     @property
     def accepted(self) -> bool:
