@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
+from mip4.wire.arp import ArpPacket, proxy_arp_reply
 from mip4.wire.ip import PROTO_ICMP, PROTO_UDP, UdpDatagram, build_ipv4
 from mip4.wire.tunnel import Encapsulation
 
@@ -209,10 +210,39 @@ class SetProxyArp:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AnnounceProxyArp:
+    """FA: send one unsolicited unicast ARP Reply for ``address`` on ``interface``.
+
+    RFC 4881 §4.1 step 4b: on L2-LU the nFA "must send a unicast proxy ARP message ... to
+    the MN", an ARP Reply (RFC 826) on behalf of the oFA (``address``) with the nFA's access
+    MAC (``link_source``) as sender hardware address, in a frame to the MN's MAC
+    (``link_destination``): the MN's existing ARP entry for its default router, the oFA,
+    then names the nFA, whose data plane gets the uplink (RFC 5944 §4.6: "any node
+    receiving any ARP packet ... MUST update its local ARP cache ... if the receiving node
+    has an entry for that IP address already"). Field layout: :func:`proxy_arp_reply`.
+    ``mobile_node`` (the MN's home address) names the MN in traces and counters.
+    """
+
+    address: IPv4Address
+    interface: str
+    link_source: bytes
+    link_destination: bytes
+    mobile_node: IPv4Address
+
+    def arp_packet(self) -> ArpPacket:
+        """The ARP Reply the frame carries."""
+        return proxy_arp_reply(on_behalf_of=self.address, proxy_mac=self.link_source)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SetDefaultRouter:
     """MN: send through ``router`` on ``interface`` at ``link_address`` (RFC 5944 §4.2.1).
 
-    ``router`` None means the MN has no usable router (nothing is sent until one is set).
+    ``router`` None means the MN has no usable router (nothing is sent until one is set);
+    it keeps the ARP entry of the router it had. ``link_address`` sets the router's ARP
+    entry (learnt from its advertisement, RFC 5944 §4.6); None uses the entry as it stands,
+    which ARP packets from the router's address may have updated since (RFC 826: the nFA's
+    proxy ARP Reply, :class:`AnnounceProxyArp`), or resolves the address if there is none.
     """
 
     router: IPv4Address | None
@@ -231,6 +261,7 @@ DataPlaneAction = (
     | FlushBuffer
     | SetDuplicateFilter
     | SetProxyArp
+    | AnnounceProxyArp
     | SetDefaultRouter
 )
 

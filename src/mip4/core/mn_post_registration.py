@@ -4,10 +4,14 @@ Theory of operation
 -------------------
 With ``MobileNodeConfig.deferred_registration`` the MN takes no part in a
 POST-REGISTRATION handoff (§4, §4.8): on L2-LU at a new FA it neither solicits nor
-registers. It keeps its default router, the FA it registered with (the anchor), but
-forgets the router's link-layer address, so the next frame resolves it anew: the nFA's
-unicast proxy ARP reply (§4.1 step 4b, the data plane's ``SetProxyArp``) supplies the nFA's
-own. Its traffic flows through the BET meanwhile.
+registers. It keeps its default router, the FA it registered with (the anchor), and its
+ARP entry for it (a ``SetDefaultRouter`` without a link-layer address: the data plane's
+entry as it stands): the nFA's unsolicited unicast proxy ARP Reply (§4.1 step 4b, the FA's
+``AnnounceProxyArp``; RFC 826, RFC 5944 §4.6: an existing entry is updated) points that
+entry at the nFA's MAC, so the uplink reaches the nFA without the MN ever resolving the
+anchor's address, which it could only do by a broadcast ARP Request, forbidden away from
+home (RFC 5944 §4.6). It does not restate the anchor's MAC either: that would overwrite an
+announcement that reached it first. Its traffic flows through the BET meanwhile.
 
 It registers when one of §4.4's events comes:
 
@@ -105,7 +109,8 @@ class MobileNodePostRegistration(MobileNodeDiscovery):
             if self._router is None and self._link_up:
                 back.append(self._set_router(current))
             return back
-        # §4.4: defer; keep the anchor as default router, resolve its MAC anew (proxy ARP).
+        # §4.4: defer; keep the anchor as default router and its ARP entry, which the nFA's
+        # unicast proxy ARP Reply (§4.1 step 4b) updates: no link address here.
         self._deferred_from = current.address
         self._router = current.address
         out: list[Action] = [

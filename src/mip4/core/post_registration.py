@@ -20,19 +20,20 @@ address. A lifetime the nFA sends above the offer counts as the offer (§4.6); 0
 
 The anchor starts the forward tunnel (:class:`SetForwardTunnel`) on L2-LD, or at once when
 the agreement comes after the MN left (an L2-LD before the reply is due, ``reply_timeout``,
-waits for it: §4.1, "the HRply can act as the trigger"). The serving FA on L2-LU installs delivery
-(:class:`SetVisitor`), the uplink (:class:`SetUplink`: reverse tunnel to the anchor when T
-was agreed both ways, to the HA with B, else routed) and the proxy ARP for the anchor's
-address (:class:`SetProxyArp`, §4.1 step 4b). Nothing is sent to the MN: it defers its
-registration (§4.4). Both ends time the BET (``bet-expiry``); the serving FA asks the
-anchor to renew with an HRqst(r) at ``renew_fraction`` of it (§4.3, Figure 12); the anchor
-grants at most its own maximum. The BET ends on expiry, on an HRqst(r) with lifetime 0
-from either end, when the MN registers through the serving FA (it then sends the lifetime-0
-HRqst(r); from the relayed request on it tunnels the MN's uplink to the HA directly), or
-when the MN comes back to the anchor (ping-pong, §4.1 step 6: the tunnel is cancelled and
-delivery goes on as before). Whenever the serving FA loses a tunnel it sends
-the MN an Agent Advertisement (§4.4 event 1, §8.2.2), at once if the MN is on its link,
-else on L2-LU.
+waits for it: §4.1, "the HRply can act as the trigger"). The serving FA on L2-LU installs
+delivery (:class:`SetVisitor`), the uplink (:class:`SetUplink`: reverse tunnel to the anchor
+when T was agreed both ways, to the HA with B, else routed), the proxy ARP for the anchor's
+address (:class:`SetProxyArp`) and sends the MN the unicast proxy ARP Reply that points its
+ARP entry for the anchor at the nFA's MAC (:class:`AnnounceProxyArp`, §4.1 step 4b). No
+Mobile IP message is sent to the MN: it defers its registration (§4.4). Both ends time the
+BET (``bet-expiry``); the serving FA asks the anchor to renew with an HRqst(r) at
+``renew_fraction`` of it (§4.3, Figure 12); the anchor grants at most its own maximum. The
+BET ends on expiry, on an HRqst(r) with lifetime 0 from either end, when the MN registers
+through the serving FA (it then sends the lifetime-0 HRqst(r); from the relayed request on
+it tunnels the MN's uplink to the HA directly), or when the MN comes back to the anchor
+(ping-pong, §4.1 step 6: the tunnel is cancelled and delivery goes on as before). Whenever
+the serving FA loses a tunnel it sends the MN an Agent Advertisement (§4.4 event 1, §8.2.2),
+at once if the MN is on its link, else on L2-LU.
 
 Three-party handoff (§4.2, Figures 10 and 11). The serving FA (now the oFA) that gets
 L2-ST sends an HTT (type 16, H and N, no tunnel bits, LLA sub-type 5 with the aFA's address
@@ -72,6 +73,7 @@ from ipaddress import IPv4Address
 
 from mip4.core.actions import (
     Action,
+    AnnounceProxyArp,
     Dropped,
     DropReason,
     FlushBuffer,
@@ -739,17 +741,28 @@ class ForeignAgentPostRegistration(ForeignAgentRegistration):
         return SetForwardTunnel(home_address=bet.home_address, peer=None)
 
     def _delivery_on(self, bet: Bet) -> list[Action]:
-        """§4.1 step 4b: deliver, forward the uplink, proxy-ARP for the anchor."""
+        """§4.1 step 4b: deliver, forward the uplink, proxy-ARP for the anchor.
+
+        The MN keeps the anchor as its default router (§4.4) and its ARP entry for it: "to
+        receive all outbound packets from the MN the nFA must send a unicast proxy ARP
+        message ... to the MN upon receiving an L2-LU trigger" (:class:`AnnounceProxyArp`,
+        sent when delivery starts: at L2-LU, or at the agreement if the MN came first).
+        :class:`SetProxyArp` also answers the MN's ARP requests for the anchor (an entry it
+        lost, a lost announcement) until the BET ends."""
         home = bet.home_address
+        access = self.config.access_interface
         uplink = self._bet_uplink(bet)
         return [
-            SetVisitor(
-                home_address=home,
-                interface=self.config.access_interface,
-                link_address=bet.link_address,
-            ),
+            SetVisitor(home_address=home, interface=access, link_address=bet.link_address),
             uplink,
-            SetProxyArp(address=bet.peer, interface=self.config.access_interface, enabled=True),
+            SetProxyArp(address=bet.peer, interface=access, enabled=True),
+            AnnounceProxyArp(
+                address=bet.peer,
+                interface=access,
+                link_source=self.config.mac,
+                link_destination=bet.link_address,
+                mobile_node=home,
+            ),
             Notify(
                 event="bet-delivering",
                 fields={"mn": str(home), "anchor": str(bet.peer), "uplink": uplink.mode.value},

@@ -46,6 +46,7 @@ from ipaddress import IPv4Address
 from typing import Protocol
 
 from mip4.core.actions import (
+    AnnounceProxyArp,
     DataPlaneAction,
     FlushBuffer,
     RefuseReverseTunnel,
@@ -353,8 +354,8 @@ class RouterDataPlane:
                     self.refused.add((peer.packed, home.packed))
                 else:
                     self.refused.discard((peer.packed, home.packed))
-            case SetDefaultRouter():
-                pass  # an MN action; the node refuses it before it gets here
+            case SetDefaultRouter() | AnnounceProxyArp():
+                pass  # an MN action refused, or a frame sent, by the node before it gets here
 
     # -------------------------------------------------------------- forwarding
 
@@ -514,16 +515,25 @@ class RouterDataPlane:
 
 
 class MobileDataPlane:
-    """The MN's data plane: its default router (RFC 5944 §4.2.1) and, with smooth handoff
-    (``StartBuffering`` at the MN), the uplink packets it holds while it has no router: at
-    most ``limit`` (more are dropped), released by the host once a router is set."""
+    """The MN's data plane: its default router (RFC 5944 §4.2.1), the ARP entries of its
+    routers and, with smooth handoff (``StartBuffering`` at the MN), the uplink packets it
+    holds while it has no router: at most ``limit`` (more are dropped), released by the host
+    once a router is set.
 
-    __slots__ = ("held", "hold_limit", "interface", "link_address", "router")
+    ``arp`` maps a router's address to the MAC its ``SetDefaultRouter`` gave; clearing the
+    router keeps the entry, so a ``SetDefaultRouter`` without a MAC (the deferring MN, RFC
+    4881 §4.4) uses it, and an ARP packet from a sender with an entry updates it (RFC 826,
+    :meth:`arp_update`). ``link_address`` is the current router's entry (None: resolved on
+    the cell)."""
+
+    __slots__ = ("arp", "awaiting_arp", "held", "hold_limit", "interface", "link_address", "router")
 
     def __init__(self) -> None:
         self.router: bytes | None = None
         self.interface = ""
         self.link_address: bytes | None = None
+        self.arp: dict[bytes, bytes] = {}
+        self.awaiting_arp = False
         self.held: list[bytes] | None = None  # None: not holding
         self.hold_limit = 0
 
@@ -531,9 +541,16 @@ class MobileDataPlane:
         """Install ``SetDefaultRouter`` or ``StartBuffering``; any other action is not an
         MN's (returns False)."""
         if isinstance(action, SetDefaultRouter):
-            self.router = None if action.router is None else action.router.packed
+            router = None if action.router is None else action.router.packed
+            if router is not None and action.link_address is not None:
+                self.arp[router] = action.link_address
+            self.router = router
             self.interface = action.interface
-            self.link_address = action.link_address
+            self.link_address = None if router is None else self.arp.get(router)
+            # Smooth handoff, deferring MN (no MAC given, an entry kept): the held uplink
+            # waits for the nFA's proxy ARP Reply (RFC 4881 §4.1 step 4b), not for the
+            # anchor's MAC, which nobody on this link answers to.
+            self.awaiting_arp = action.link_address is None and self.link_address is not None
             return True
         if isinstance(action, StartBuffering):
             self.hold_limit = action.limit
@@ -542,9 +559,21 @@ class MobileDataPlane:
             return True
         return False
 
+    def arp_update(self, address: bytes, mac: bytes) -> bool:
+        """RFC 826 "merge": an ARP packet from ``address`` updates its entry if there is one
+        (none is created: the packet does not target the MN's own address). True if it did."""
+        if address not in self.arp:
+            return False
+        self.arp[address] = mac
+        if address == self.router:
+            self.link_address = mac
+            self.awaiting_arp = False
+        return True
+
     def release(self) -> list[bytes]:
-        """With a router set: the held packets, oldest first (holding ends)."""
-        if self.router is None or self.held is None:
+        """With a router set (and its entry confirmed, ``awaiting_arp``): the held packets,
+        oldest first (holding ends)."""
+        if self.router is None or self.held is None or self.awaiting_arp:
             return []
         held, self.held = self.held, None
         return held

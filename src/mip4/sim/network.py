@@ -41,6 +41,7 @@ from typing import Any, Protocol
 
 from mip4.core.actions import (
     Action,
+    AnnounceProxyArp,
     CancelTimer,
     DataPlaneAction,
     Dropped,
@@ -68,6 +69,7 @@ AIR = "wlan0"  # the access-link interface of FAs and MNs
 WIRED = "eth0"  # the wired-core interface of every infrastructure node
 BROADCAST_MAC = b"\xff" * 6
 TRAFFIC_PORT = 5004  # UDP port of the CBR flows (both ends)
+PROXY_ARP_REPLY = "proxy_arp_reply"  # trace name of the RFC 4881 §4.1 step 4b frame
 
 GROUP_ADDRESSES = frozenset(
     IPv4Address(a).packed for a in ("255.255.255.255", "224.0.0.1", "224.0.0.2", "224.0.0.11")
@@ -487,7 +489,33 @@ class AgentNode(WiredNode, AgentHost):
         if isinstance(action, SetDefaultRouter):
             self.net.agent_drops[(self.name, "bad-dataplane-action")] += 1
             return
+        if isinstance(action, AnnounceProxyArp):
+            self.air_arp(action)
+            return
         self.dataplane.apply(action)
+
+    def air_arp(self, action: AnnounceProxyArp) -> None:
+        """RFC 4881 §4.1 step 4b: the unicast proxy ARP Reply, over the air to one station
+        (delay and loss of the cell). Not signalling: the simulator counts no ARP."""
+        cell = self.cell
+        net = self.net
+        arp = action.arp_packet()
+        frame = arp.encode()
+        station = None if cell is None else cell.stations.get(action.link_destination)
+        if cell is None or station is None:
+            net.drop(self, "no-station", frame, PROXY_ARP_REPLY)
+            return
+        if cell.loss and cell.rng.random() < cell.loss:
+            net.drop(self, "air-loss", frame, PROXY_ARP_REPLY)
+            return
+        net.engine.at(
+            net.engine.now + cell.delay,
+            station.receive_arp,
+            arp.sender_address.packed,
+            arp.sender_mac,
+            cell,
+            station.epoch,
+        )
 
     # -- packets
     def ip_input(self, packet: bytes, meta: str | None, interface: str, link_source: bytes) -> None:
@@ -712,6 +740,16 @@ class MobileNodeHost(Node, AgentHost):
             self.to_agent(packet, meta, AIR, source_mac)
         else:
             net.drop(self, "protocol-unreachable", packet, meta)
+
+    def receive_arp(self, address: bytes, mac: bytes, cell: Cell, epoch: int) -> None:
+        """An ARP packet from ``address`` at ``mac``: updates the MN's entry for it, if it
+        has one (RFC 826; the nFA's proxy ARP Reply for its default router, RFC 4881 §4.1)."""
+        if self.cell is not cell or self.epoch != epoch:
+            self.net.drop(self, "radio-down", b"", PROXY_ARP_REPLY)
+            return
+        dataplane = self.dataplane
+        if dataplane.arp_update(address, mac) and dataplane.held is not None:
+            self.send_held(dataplane.release())  # smooth handoff: held for this reply
 
     def send_control(self, action: SendPacket) -> None:
         packet = action.ip_packet()
