@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from mip4.core.actions import (
+    AnnounceProxyArp,
     DropReason,
     RefuseReverseTunnel,
     RemoveVisitor,
@@ -71,12 +72,13 @@ def messages(net: Net, since: float) -> list[tuple[str, str]]:
 
 
 def not_through_a_bet(net: Net, since: float) -> bool:
-    """FA2 installed no BET end: no proxy ARP, no uplink tunnelled to FA1 (what a later
-    registration installs, delivery and the uplink to the HA, is not the BET's)."""
+    """FA2 installed no BET end: no proxy ARP (neither answering nor announced), no uplink
+    tunnelled to FA1 (what a later registration installs, delivery and the uplink to the HA,
+    is not the BET's)."""
     return not [
         a
         for a in data_plane(net, "fa2", since)
-        if isinstance(a, SetProxyArp)
+        if isinstance(a, SetProxyArp | AnnounceProxyArp)
         or (isinstance(a, SetUplink) and a.tunnel_destination == FA1_ADDR)
     ]
 
@@ -342,7 +344,9 @@ def test_lost_target_reply_icmp_unreachable_stops_the_ofa_tunnel() -> None:
     # §8.2.2: the nFA advertises, sends ICMP Destination Unreachable, no reverse tunnel.
     assert len(advertisements(net, "fa2", t1)) == 1
     assert ("fa2", "icmp_destination_unreachable") in messages(net, t1)
-    assert not [a for a in data_plane(net, "fa2", t1) if isinstance(a, SetProxyArp)]
+    assert not [
+        a for a in data_plane(net, "fa2", t1) if isinstance(a, SetProxyArp | AnnounceProxyArp)
+    ]
     assert not [
         a
         for a in data_plane(net, "fa2", t1)

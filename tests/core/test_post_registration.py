@@ -16,6 +16,7 @@ import pytest
 
 from mip4.core.actions import (
     Action,
+    AnnounceProxyArp,
     DropReason,
     SendPacket,
     SetDefaultRouter,
@@ -126,8 +127,21 @@ def auth_of(message: HandoffRequest | HandoffReply) -> GeneralizedAuthentication
     return last
 
 
+def announcement(net: Net, since: float) -> AnnounceProxyArp:
+    """The one proxy ARP Reply FA2 sent since ``since``."""
+    (sent,) = [a for a in data_plane(net, "fa2", since) if isinstance(a, AnnounceProxyArp)]
+    return sent
+
+
 def data_plane(net: Net, name: str, since: float) -> list[Action]:
-    kinds = (SetForwardTunnel, SetVisitor, SetUplink, SetProxyArp, SetDefaultRouter)
+    kinds = (
+        SetForwardTunnel,
+        SetVisitor,
+        SetUplink,
+        SetProxyArp,
+        AnnounceProxyArp,
+        SetDefaultRouter,
+    )
     return [a for t, n, a in net.wire.actions if n == name and t >= since and isinstance(a, kinds)]
 
 
@@ -182,9 +196,20 @@ def test_source_triggered_two_party_handoff_follows_figure_7() -> None:
             tunnel_destination=FA1_ADDR,
         ),
         SetProxyArp(address=FA1_ADDR, interface=ACCESS, enabled=True),
+        # §4.1 step 4b: the unicast proxy ARP Reply on behalf of the oFA, to the MN's MAC.
+        AnnounceProxyArp(
+            address=FA1_ADDR,
+            interface=ACCESS,
+            link_source=net.fa2.config.mac,
+            link_destination=MN_MAC,
+            mobile_node=HOME,
+        ),
     ]
-    # §4.4: the MN defers: it keeps the oFA as router, its MAC resolved anew (proxy ARP),
-    # and sends nothing on L2-LU.
+    arp = announcement(net, t1).arp_packet()
+    assert (arp.operation, arp.sender_address, arp.sender_mac) == (2, FA1_ADDR, net.fa2.config.mac)
+    assert (arp.target_address, arp.target_mac) == (FA1_ADDR, net.fa2.config.mac)
+    # §4.4: the MN defers: it keeps the oFA as router and its ARP entry for it (no MAC
+    # restated: the nFA's reply updates the entry), and sends nothing on L2-LU.
     assert SetDefaultRouter(router=FA1_ADDR, interface="radio0") in data_plane(net, "mn", t1)
     assert net.mn.deferring
     lu = net.wire.now
