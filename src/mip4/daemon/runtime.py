@@ -56,6 +56,7 @@ from typing import Any
 
 from mip4.core.actions import (
     Action,
+    AnnounceProxyArp,
     CancelTimer,
     Dropped,
     Notify,
@@ -89,6 +90,7 @@ SO_ATTACH_FILTER = 26
 SKF_AD_IFINDEX = (-0x1000 + 8) & 0xFFFFFFFF  # SKF_AD_OFF + SKF_AD_IFINDEX
 SO_RCVBUFFORCE = 33
 ETH_P_IP = 0x0800
+ETH_P_ARP = 0x0806
 PACKET_OUTGOING = 4
 PACKET_OTHERHOST = 3
 SOL_PACKET = 263
@@ -545,6 +547,8 @@ class Runtime:
                 case Notify(event=event, fields=fields):
                     if log.isEnabledFor(logging.INFO):
                         log.info(event, extra={"fields": {k: _text(v) for k, v in fields.items()}})
+                case AnnounceProxyArp():
+                    self.announce(action)
                 case _:
                     assert self.dataplane is not None
                     try:
@@ -619,6 +623,31 @@ class Runtime:
         counter[1] += 20 + len(action.payload) + (8 if action.protocol == PROTO_UDP else 0)
         if self.metrics is not None and action.protocol == PROTO_UDP:
             self.metrics.control_message("sent", action.payload)
+
+    def announce(self, action: AnnounceProxyArp) -> None:
+        """RFC 4881 §4.1 step 4b: the unicast proxy ARP Reply, an ARP frame to the MN's MAC
+        on the access link (the kernel's AF_PACKET datagram socket adds the Ethernet header
+        with this interface's MAC as source, the ``link_source`` the agent names)."""
+        assert self.packet_send is not None
+        try:
+            self.packet_send.sendto(
+                action.arp_packet().encode(),
+                (action.interface, ETH_P_ARP, 0, 0, action.link_destination),
+            )
+        except OSError as exc:
+            self.drops[f"send-{errno.errorcode.get(exc.errno or 0, 'error').lower()}"] += 1
+            return
+        self.sent_count["proxy-arp-reply"] += 1
+        log.info(
+            "proxy ARP reply",
+            extra={
+                "fields": {
+                    "address": str(action.address),
+                    "interface": action.interface,
+                    "mobile_node": str(action.mobile_node),
+                }
+            },
+        )
 
     def _send(self, action: SendPacket) -> None:
         destination = action.destination.packed
