@@ -33,7 +33,7 @@ from mip4.core.methods import HANDOFF_METHODS
 from mip4.errors import LocalUsageError
 from mip4.sim.engine import Engine
 from mip4.sim.metrics import Metrics
-from mip4.sim.mobility import default_duration, plan
+from mip4.sim.mobility import default_duration, plan, requested_handoffs
 from mip4.sim.network import (
     AgentNode,
     CorrespondentNode,
@@ -224,7 +224,7 @@ class World:
                 mob.model,
                 cells=topo.fas,
                 dwell_s=mob.dwell_s,
-                handoffs=mob.handoffs,
+                handoffs=requested_handoffs(mob),
                 fast_dwell_s=mob.fast_dwell_ms / 1000.0,
                 l2_handoff_s=l2_handoff,
             )
@@ -253,7 +253,7 @@ class World:
             mns=mob.mns,
             dwell_s=mob.dwell_s,
             duration_s=duration,
-            handoffs=mob.handoffs,
+            handoffs=requested_handoffs(mob),
             fast_dwell_s=mob.fast_dwell_ms / 1000.0,
             l2_handoff_s=l2_handoff,
             dwell_jitter_s=mob.dwell_jitter_s,
