@@ -127,14 +127,3 @@ def test_methods_follow_the_simulator(monkeypatch: pytest.MonkeyPatch) -> None:
     assert select_methods("brand-new") == ["brand-new"]
     with pytest.raises(sim_runner.MethodError, match="unknown method 'x'; available: standard"):
         select_methods("standard,x")
-
-
-def test_scenarios_mark_methods_not_available_yet(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    known = (*sim_runner.METHODS_AVAILABLE, *sim_runner.METHODS_LATER)
-    monkeypatch.setattr(sim_runner, "METHODS_AVAILABLE", ("standard",))
-    monkeypatch.setattr(sim_runner, "METHODS_LATER", known[1:])
-    assert main(["scenarios"]) == 0
-    out = capsys.readouterr().out
-    assert "[shows pre-source, not available yet]" in out

@@ -151,7 +151,7 @@ def add_scenarios_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_scenarios(args: argparse.Namespace) -> int:
-    from mip4.experiments.library import methods_available, radio_profiles, scenario_infos
+    from mip4.experiments.library import radio_profiles, scenario_infos
 
     infos = scenario_infos()
     if args.json:
@@ -159,10 +159,8 @@ def run_scenarios(args: argparse.Namespace) -> int:
             print(json.dumps(info.to_dict()))
         return 0
     width = max(len(i.name) for i in infos)
-    available = methods_available()
     for info in infos:
-        names = [m if m in available else f"{m}, not available yet" for m in info.methods]
-        shows = f" [shows {'; '.join(names)}]" if info.methods else ""
+        shows = f" [shows {'; '.join(info.methods)}]" if info.methods else ""
         print(f"{info.name:<{width}}  {info.description}{shows}")
     profiles = "; ".join(
         f"{name} (" + ", ".join(f"{k} {v:g}" for k, v in values.items()) + ")"

@@ -102,7 +102,7 @@ class Comparison:
         return featured_methods(self.scenario)
 
     def featured_text(self) -> str:
-        """The scenario's own methods, those not run marked (e.g. not available yet)."""
+        """The scenario's own methods, those not run (``--methods``) marked."""
         ran = {r.method for r in self.runs}
         return ", ".join(m if m in ran else f"{m} (not run)" for m in self.featured)
 

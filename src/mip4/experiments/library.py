@@ -9,13 +9,8 @@ from mip4.sim.scenario import RADIO_PROFILES, Scenario, builtin_names, load_scen
 
 
 def methods_available() -> tuple[str, ...]:
-    """The methods the simulator implements, read at call time (it grows as methods land)."""
+    """The methods the simulator implements (read at call time: tests may narrow it)."""
     return tuple(sim_runner.METHODS_AVAILABLE)
-
-
-def methods_known() -> tuple[str, ...]:
-    """Every method name of design.md, available or not yet."""
-    return (*sim_runner.METHODS_AVAILABLE, *sim_runner.METHODS_LATER)
 
 
 def featured_methods(scenario: Scenario) -> list[str]:
@@ -31,9 +26,8 @@ def select_methods(text: str | None) -> list[str]:
     chosen = [m.strip() for m in text.split(",") if m.strip()]
     for method in chosen:
         if method not in available:
-            later = " (not available yet)" if method in methods_known() else ""
             raise sim_runner.MethodError(
-                f"--methods: unknown method {method!r}{later}; available: {', '.join(available)}"
+                f"--methods: unknown method {method!r}; available: {', '.join(available)}"
             )
     if not chosen:
         raise sim_runner.MethodError(f"--methods: empty; available: {', '.join(available)}")

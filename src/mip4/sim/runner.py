@@ -47,19 +47,16 @@ from mip4.sim.trace import JsonLinesSink, Trace, TraceSink
 from mip4.sim.traffic import Traffic
 
 METHODS_AVAILABLE = HANDOFF_METHODS  # the daemon's [daemon] method takes the same names
-METHODS_LATER: tuple[str, ...] = ()
 DRAIN_S = 1.0
 MAX_MN_TAPS = 16  # pcap: the air interface of the first MNs only (file handles)
 
 
 class MethodError(LocalUsageError):
-    """An unknown method, or one this version does not implement yet."""
+    """An unknown method."""
 
 
 def check_method(method: str) -> None:
     available = ", ".join(METHODS_AVAILABLE)
-    if method in METHODS_LATER:
-        raise MethodError(f"method {method!r} is not available yet; available: {available}")
     if method not in METHODS_AVAILABLE:
         raise MethodError(f"unknown method {method!r}; available: {available}")
 

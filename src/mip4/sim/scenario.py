@@ -157,7 +157,7 @@ class Scenario(_Section):
     def _consistent(self) -> Scenario:
         from mip4.sim import runner  # lazy: the runner imports this module
 
-        known = (*runner.METHODS_AVAILABLE, *runner.METHODS_LATER)
+        known = runner.METHODS_AVAILABLE
         for method in self.methods:
             if method not in known:
                 raise ValueError(f"methods: unknown method {method!r}; known: {', '.join(known)}")
