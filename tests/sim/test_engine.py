@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mip4.sim.engine import Engine
 
 
@@ -40,3 +42,86 @@ def test_events_scheduled_in_the_past_run_now_and_after_chains() -> None:
     engine.at(1.0, first)
     engine.run(2.0)
     assert seen == [(1.0, "first"), (1.0, "late"), (1.25, "after")]
+
+
+def test_events_scheduled_for_now_from_a_callback_run_after_the_ones_queued() -> None:
+    engine = Engine()
+    seen: list[str] = []
+
+    def first() -> None:
+        seen.append("first")
+        engine.at(1.0, lambda: seen.append("same time, scheduled later"))
+
+    engine.at(1.0, first)
+    engine.at(1.0, lambda: seen.append("second"))
+    engine.at(0.5, lambda: engine.at(1.0, lambda: seen.append("queued at 0.5")))
+    engine.run(1.0)
+    assert seen == ["first", "second", "queued at 0.5", "same time, scheduled later"]
+    assert engine.pending == 0
+
+
+def test_a_raising_callback_consumes_itself_and_the_rest_still_run() -> None:
+    engine = Engine()
+    seen: list[str] = []
+
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    engine.at(1.0, lambda: seen.append("a"))
+    engine.at(1.0, boom)
+    engine.at(1.0, lambda: seen.append("b"))
+    engine.at(2.0, lambda: seen.append("c"))
+    with pytest.raises(RuntimeError, match="boom"):
+        engine.run(5.0)
+    assert seen == ["a"]
+    assert engine.events == 2
+    assert engine.pending == 2
+    engine.run(5.0)
+    assert seen == ["a", "b", "c"]
+    assert engine.events == 4
+
+
+def test_queue_snapshot_lists_events_in_run_order() -> None:
+    engine = Engine()
+
+    def f(tag: str) -> None:
+        pass
+
+    engine.at(2.0, f, "c")
+    engine.at(1.0, f, "a")
+    engine.at(1.0, f, "b")
+    assert [(t, args) for t, _, _, args in engine.queue] == [
+        (1.0, ("a",)),
+        (1.0, ("b",)),
+        (2.0, ("c",)),
+    ]
+
+
+def test_prune_removes_only_dead_events_and_keeps_the_order() -> None:
+    engine = Engine()
+    seen: list[str] = []
+    for t, tag in [(1.0, "a"), (1.0, "dead1"), (2.0, "dead2"), (2.0, "b"), (3.0, "dead3")]:
+        engine.at(t, seen.append, tag)
+    removed = engine.prune(lambda callback, args: args[0].startswith("dead"))
+    assert removed == 3
+    assert engine.pending == 2
+    assert engine.times == [1.0, 2.0]  # the emptied time 3.0 left the heap too
+    engine.run(10.0)
+    assert seen == ["a", "b"]
+
+
+def test_prune_from_a_callback_leaves_the_current_instant_alone() -> None:
+    engine = Engine()
+    seen: list[str] = []
+
+    def pruner() -> None:
+        seen.append("pruner")
+        engine.prune(lambda callback, args: bool(args) and args[0].startswith("dead"))
+
+    engine.at(1.0, pruner)
+    engine.at(1.0, seen.append, "dead-now")  # the list run() is iterating: not touched
+    engine.at(1.5, seen.append, "dead-later")
+    engine.at(2.0, seen.append, "live")
+    engine.run(10.0)
+    assert seen == ["pruner", "dead-now", "live"]
+    assert engine.events == 3

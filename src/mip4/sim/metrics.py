@@ -47,30 +47,27 @@ from mip4.sim.trace import TraceRecord
 
 EPSILON = 1e-9  # seconds: float noise in virtual-time comparisons
 _NAN = math.nan
+DUPLICATE = 2  # FlowLog.marks flags
+REORDERED = 1
 
 
 class FlowLog:
-    """Send and arrival times of one flow, in flat arrays (no object per packet)."""
+    """Send and arrival times of one flow, in flat arrays (no object per packet).
 
-    __slots__ = (
-        "arrivals",
-        "counts",
-        "dup",
-        "first_arrival",
-        "max_seq",
-        "received",
-        "reordered",
-        "sent",
-        "seqs",
-    )
+    Recording a packet touches as few arrays as it can (a run with many MNs interleaves
+    thousands of flows, so every array written is a cache miss): its send time by sequence
+    number at the source; at the sink its arrival time, a mark (the sequence number with two
+    flags) and, the first time, its arrival by sequence number (NaN: not yet, so no separate
+    count is kept)."""
+
+    __slots__ = ("arrivals", "first_arrival", "marks", "max_seq", "received", "sent")
 
     def __init__(self) -> None:
         self.sent = array("d")  # send time by sequence number (NaN: not seen)
         self.arrivals = array("d")  # arrival times, in order
-        self.seqs = array("q")  # sequence number of each arrival
-        self.dup = bytearray()  # 1 if that arrival repeats a sequence number
-        self.reordered = bytearray()  # 1 if it is below the highest number received before
-        self.counts = bytearray()  # arrivals by sequence number (saturating at 255)
+        # per arrival: seq << 2 | DUPLICATE (repeats a sequence number) | REORDERED (below
+        # the highest number received before)
+        self.marks = array("q")
         self.first_arrival = array("d")  # first arrival by sequence number (NaN: never)
         self.max_seq = -1
         self.received = 0  # distinct sequence numbers received
@@ -85,26 +82,43 @@ class FlowLog:
             sent[seq] = time
 
     def on_arrival(self, seq: int, time: float) -> None:
-        counts = self.counts
-        if seq >= len(counts):
-            grow = seq - len(counts) + 1 + 256
-            counts.extend(bytes(grow))
-            self.first_arrival.extend(array("d", [_NAN]) * grow)
-        count = counts[seq]
-        if count < 255:
-            counts[seq] = count + 1
-        self.arrivals.append(time)
-        self.seqs.append(seq)
-        self.dup.append(count > 0)
-        self.reordered.append(count == 0 and seq < self.max_seq)
-        if count == 0:
-            self.first_arrival[seq] = time
+        first = self.first_arrival
+        if seq >= len(first):
+            first.extend(array("d", [_NAN]) * (seq - len(first) + 1 + 256))
+        previous = first[seq]
+        if previous == previous:  # not NaN: arrived before
+            mark = seq << 2 | DUPLICATE
+        else:
+            first[seq] = time
             self.received += 1
+            mark = seq << 2 | REORDERED if seq < self.max_seq else seq << 2
+        self.arrivals.append(time)
+        self.marks.append(mark)
         if seq > self.max_seq:
             self.max_seq = seq
 
     def arrived(self, seq: int) -> bool:
-        return seq < len(self.counts) and self.counts[seq] > 0
+        first = self.first_arrival
+        return seq < len(first) and first[seq] == first[seq]
+
+    @property
+    def seqs(self) -> array[int]:
+        """The sequence number of each arrival."""
+        return array("q", [mark >> 2 for mark in self.marks])
+
+    @property
+    def dup(self) -> bytes:
+        """1 for each arrival that repeats a sequence number, else 0."""
+        return bytes(mark >> 1 & 1 for mark in self.marks)
+
+    @property
+    def reordered(self) -> bytes:
+        """1 for each arrival below the highest number received before it, else 0."""
+        return bytes(mark & 1 for mark in self.marks)
+
+    def count(self, flag: int, lo: int = 0, hi: int | None = None) -> int:
+        """Arrivals ``lo`` to ``hi`` (indices) marked ``flag``."""
+        return sum(1 for mark in self.marks[lo:hi] if mark & flag)
 
 
 @dataclass(slots=True)
@@ -204,8 +218,9 @@ class Metrics:
         down = self.flows.get((h.mn, "down"))
         if down is not None and down.arrivals:
             i = bisect_right(down.arrivals, t_ld)
+            seqs = down.seqs
             if 0 < i < len(down.arrivals):
-                t_prev, seq_prev = down.arrivals[i - 1], down.seqs[i - 1]
+                t_prev, seq_prev = down.arrivals[i - 1], seqs[i - 1]
                 disruption = down.arrivals[i] - t_prev
                 delay = t_prev - down.sent[seq_prev]
                 k = bisect_left(down.sent, t_lu - delay - EPSILON, seq_prev + 1)
@@ -213,15 +228,15 @@ class Metrics:
                     ideal = down.sent[k] + delay - t_prev
                     extra = disruption - ideal
                 j = i
-                while j < len(down.seqs) and down.seqs[j] <= seq_prev:
+                while j < len(seqs) and seqs[j] <= seq_prev:
                     j += 1
-                if j < len(down.seqs):
+                if j < len(seqs):
                     arrived = down.arrived
-                    lost = sum(1 for s in range(seq_prev + 1, down.seqs[j]) if not arrived(s))
+                    lost = sum(1 for s in range(seq_prev + 1, seqs[j]) if not arrived(s))
             lo = bisect_left(down.arrivals, t_ld if h.window_start is None else h.window_start)
             hi = bisect_left(down.arrivals, window_end)
-            duplicates = sum(down.dup[lo:hi])
-            reordered = sum(down.reordered[lo:hi])
+            duplicates = down.count(DUPLICATE, lo, hi)
+            reordered = down.count(REORDERED, lo, hi)
         up = self.flows.get((h.mn, "up"))
         if up is not None and up.received:
             before = bisect_right(up.sent, t_ld) - 1
@@ -251,7 +266,7 @@ class Metrics:
     def _summary(self, rows: list[dict[str, object]], handoffs: int) -> dict[str, object]:
         sent = sum(len(log.sent) for log in self.flows.values())
         delivered = sum(log.received for log in self.flows.values())
-        duplicates = sum(sum(log.dup) for log in self.flows.values())
+        duplicates = sum(log.count(DUPLICATE) for log in self.flows.values())
         return {
             "handoffs": handoffs,
             "sent": sent,

@@ -122,7 +122,12 @@ class Flow:
         self.seq = seq + 1
         nxt = self.first + self.seq * self.interval
         if nxt < self.stop:
-            heappush(engine.queue, (nxt, next(engine.counter), self.tick, ()))
+            bucket = engine.buckets.get(nxt)  # inline Engine.at (nxt > now)
+            if bucket is None:
+                engine.buckets[nxt] = [(self.tick, ())]
+                heappush(engine.times, nxt)
+            else:
+                bucket.append((self.tick, ()))
 
 
 class Traffic:
