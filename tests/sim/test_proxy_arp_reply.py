@@ -64,9 +64,20 @@ def test_without_the_reply_the_uplink_goes_to_the_ofas_mac(
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_the_held_uplink_waits_for_the_reply_with_smooth_handoff(method: str) -> None:
-    result = world(method, "protocol.smooth_handoff=true").run()
+@pytest.mark.parametrize(
+    "overrides",
+    [(), ("topology.fas=2", "mobility.dwell_s=2")],  # the second: an uplink packet is sent
+    ids=["corridor", "packet-before-the-reply"],  # between L2-LU and the reply's arrival
+)
+def test_the_held_uplink_waits_for_the_reply_with_smooth_handoff(
+    method: str, overrides: tuple[str, ...]
+) -> None:
+    """What the MN sends while its router entry still waits for the reply joins the held
+    packets (in order) instead of going to the oFA's MAC."""
+    w = world(method, "protocol.smooth_handoff=true", *overrides)
+    result = w.run()
     assert result["summary"]["lost"] == 0
+    assert drops(w, "wrong-link-destination") == 0
 
 
 def test_mobile_data_plane_arp_entries_follow_rfc_826() -> None:

@@ -777,8 +777,10 @@ class MobileNodeHost(Node, AgentHost):
     def send_data(self, packet: bytes) -> None:
         """An uplink user packet: through the default router, if there is one."""
         dataplane = self.dataplane
-        if dataplane.router is None:
-            held = dataplane.held
+        held = dataplane.held
+        if dataplane.router is None or (held is not None and dataplane.awaiting_arp):
+            # No router, or (smooth handoff) one whose entry still waits for the nFA's proxy
+            # ARP Reply: behind the packets already held, in order.
             if held is None:
                 self.net.drop(self, "no-default-router", packet, None)
             elif len(held) >= dataplane.hold_limit:
