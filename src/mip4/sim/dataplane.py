@@ -399,13 +399,19 @@ class RouterDataPlane:
             if duplicate_filter is not None and duplicate_filter.repeated(inner):
                 self.host.dataplane_drop("duplicate", inner, meta)
                 return
-        if (
-            destination in self.buffers
-            or destination in self.forward_tunnels
-            or destination in self.visitors
-        ):
-            self.downlink(inner, meta)
-            return
+        if self.buffers or self.forward_tunnels:
+            if (
+                destination in self.buffers
+                or destination in self.forward_tunnels
+                or destination in self.visitors
+            ):
+                self.downlink(inner, meta)
+                return
+        else:  # the common case: one look-up of the visitor, not four
+            link_address = self.visitors.get(destination)
+            if link_address is not None:
+                self._deliver(inner, meta, link_address)
+                return
         if destination in self.bindings:
             # a GFA's downlink leg (RFC 4857: the HA tunnels to the GFA, the GFA to the FA)
             self.intercept(inner, meta)
@@ -451,6 +457,10 @@ class RouterDataPlane:
             # RFC 5944 §4.2.2: only to visitors; silently dropped (counted here).
             self.host.dataplane_drop("not-a-visitor", inner, meta)
             return
+        self._deliver(inner, meta, link_address)
+
+    def _deliver(self, inner: bytes, meta: str | None, link_address: bytes) -> None:
+        """To a visitor on the access link (the FA forwards it: TTL decremented)."""
         delivered = decrement_ttl(inner)
         if delivered is None:
             self.host.dataplane_drop("ttl-exceeded", inner, meta)

@@ -137,6 +137,9 @@ class Metrics:
 
     def __init__(self) -> None:
         self.flows: dict[tuple[str, str], FlowLog] = {}
+        # the same logs by flow direction, then MN: the hot path looks a log up by two
+        # strings the trace passes (hashes cached) and builds no tuple key per packet
+        self._logs: dict[str, dict[str, FlowLog]] = {}
         self.handoffs: list[Handoff] = []
         self._open: dict[str, Handoff] = {}
         self.signalling: dict[str, list[int]] = {"air": [0, 0], "wired": [0, 0]}
@@ -183,9 +186,11 @@ class Metrics:
         sent: float,
         size: int,
     ) -> None:
-        log = self.flows.get((mn, flow))
+        logs = self._logs.get(flow)
+        log = None if logs is None else logs.get(mn)
         if log is None:
             log = self.flows[(mn, flow)] = FlowLog()
+            self._logs.setdefault(flow, {})[mn] = log
         if direction == "tx":
             log.on_sent(seq, time)
         else:
