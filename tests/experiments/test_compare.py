@@ -238,3 +238,30 @@ def test_timeline_keeps_to_the_gap_while_the_chart_goes_on_to_the_registration()
         post.window.data_end - post.window.l2_ld,
     )
     assert post.window.data_end - post.window.l2_ld < 1.0
+
+
+def test_bar_chart_cuts_its_axis_when_one_method_dwarfs_the_others() -> None:
+    """standard's wait for an advertisement (hundreds of ms) would flatten the low-latency
+    bars onto the L2 floor: the axis is cut and the clipped bar labelled with its mean."""
+    runs = compare(
+        load_scenario("corridor", ["topology.fas=2", "mobility.dwell_s=2"]),
+        ["standard", "pre-source", "post-source"],
+        smooth="none",
+    ).runs
+    summaries = [r.summary for r in runs]
+    fig = bar_chart_figure([r.label for r in runs], summaries)
+    try:
+        disruption = fig.axes[0]
+        _, high = disruption.get_ylim()
+        means = [s["disruption_ms"]["mean"] for s in summaries]
+        assert means[0] > high > max(means[1:]) * 2  # cut between the slow and the fast
+        assert high >= 1.5 * summaries[1]["l2_gap_ms"]["mean"]  # the floor stays visible
+        (label,) = [t for t in disruption.texts if t.get_gid() == "clipped"]
+        assert label.get_text() == f"mean {means[0]:.0f}" and label.get_position()[0] == 0
+        assert "axis cut" in disruption.get_title()
+        # without a dwarfing method the axis is whole
+        fig2 = bar_chart_figure([r.label for r in runs[1:]], summaries[1:])
+        assert "axis cut" not in fig2.axes[0].get_title()
+        pyplot().close(fig2)
+    finally:
+        pyplot().close(fig)
