@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -263,5 +264,43 @@ def test_bar_chart_cuts_its_axis_when_one_method_dwarfs_the_others() -> None:
         fig2 = bar_chart_figure([r.label for r in runs[1:]], summaries[1:])
         assert "axis cut" not in fig2.axes[0].get_title()
         pyplot().close(fig2)
+    finally:
+        pyplot().close(fig)
+
+
+def test_timeline_panels_keep_their_labels_out_of_the_panel_above() -> None:
+    """Each panel's summary is inside it, and its signalling labels (rotated text above it)
+    end below the panel above: with many methods the titles used to run into it."""
+    from mip4.experiments.plots import TimelineData, timeline_figure
+
+    signalling = [(0.05 + 0.01 * k, "FA2", "registration_request") for k in range(4)]
+    panels = [
+        TimelineData(
+            method=f"method-{i}",
+            sent=[(0.01 * k, k) for k in range(50)],
+            arrived=[(0.01 * k, k) for k in range(50)],
+            l2_gap=(0.1, 0.2),
+            signalling=signalling,
+            disruption_ms=120.0,
+            l3_extra_ms=0.0,
+        )
+        for i in range(15)
+    ]
+    fig = timeline_figure(panels, span=(0.0, 0.5))
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+        axes = fig.axes
+        for above, below in itertools.pairwise(axes):
+            floor = above.get_window_extent(renderer).y0
+            for text in below.texts:
+                box = text.get_window_extent(renderer)
+                assert box.y1 <= floor, text.get_text()
+        for ax, data in zip(axes, panels, strict=True):
+            (title,) = [t for t in ax.texts if t.get_gid() == "panel-title"]
+            assert title.get_text().startswith(f"{data.method}: disruption 120")
+            inside = ax.get_window_extent(renderer)
+            box = title.get_window_extent(renderer)
+            assert inside.y0 <= box.y0 and box.y1 <= inside.y1
     finally:
         pyplot().close(fig)

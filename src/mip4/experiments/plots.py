@@ -176,6 +176,11 @@ class TimelineData:
 
 
 def timeline(panels: Sequence[TimelineData], *, span: tuple[float, float]) -> bytes:
+    """:func:`timeline_figure` as SVG bytes."""
+    return figure_bytes(timeline_figure(panels, span=span))
+
+
+def timeline_figure(panels: Sequence[TimelineData], *, span: tuple[float, float]) -> Figure:
     """One panel per method: each downlink packet's sequence number against time (sent, grey;
     arrived at the MN, coloured; lost, red), the L2 gap shaded between the L2-LD and L2-LU
     marks, the anticipatory trigger, and the signalling messages as ticks along the top."""
@@ -183,7 +188,14 @@ def timeline(panels: Sequence[TimelineData], *, span: tuple[float, float]) -> by
 
     plt = pyplot()
     n = max(1, len(panels))
-    fig, axes = plt.subplots(n, 1, figsize=(10.5, 3.0 * n + 0.6), sharex=True, squeeze=False)
+    # Fixed margins in inches: above each panel stand its signalling labels (about 0.9 in of
+    # rotated text that no layout engine accounts for), so the gap between panels is half a
+    # panel; the method's summary goes inside its panel, where nothing can overlap it.
+    height = 3.0 * n + 0.6
+    fig, axes = plt.subplots(n, 1, figsize=(10.5, height), sharex=True, squeeze=False)
+    fig.subplots_adjust(
+        left=0.07, right=0.98, top=1 - 1.0 / height, bottom=0.6 / height, hspace=0.5
+    )
     for i, (ax, data) in enumerate(zip(axes[:, 0], panels, strict=False)):
         ms = 1000.0
         if data.sent:
@@ -244,14 +256,24 @@ def timeline(panels: Sequence[TimelineData], *, span: tuple[float, float]) -> by
             f"{data.method}: disruption {_fmt(data.disruption_ms)} ms, "
             f"L3 extra {_fmt(data.l3_extra_ms)} ms"
         )
-        ax.set_title(summary, fontsize=9, loc="left", pad=68 if data.signalling else 4)
+        title = ax.text(
+            0.005,
+            0.97,
+            summary,
+            transform=ax.transAxes,
+            fontsize=9,
+            va="top",
+            ha="left",
+            bbox={"facecolor": "white", "edgecolor": "#999999", "alpha": 0.9},
+        )
+        title.set_gid("panel-title")
         ax.set_ylabel("seq")
         ax.set_xlim(span[0] * ms, span[1] * ms)
         if i == 0:
             ax.legend(loc="lower right", fontsize=7)
     axes[-1, 0].set_xlabel("time relative to L2-LD (ms)")
-    fig.tight_layout()
-    return figure_bytes(fig)
+    figure: Figure = fig
+    return figure
 
 
 def _spread(
