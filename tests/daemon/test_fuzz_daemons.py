@@ -12,14 +12,9 @@ and the tunnel still carries traffic. (The HA's own run is in ``test_namespaces.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from mip4.daemon.control import request
-from tests.conftest import require_root
 from tests.daemon.netns import (
     FA_ADDRESS,
     FA_CONFIG,
@@ -30,7 +25,6 @@ from tests.daemon.netns import (
     SENDER,
     Daemon,
     Testbed,
-    netns_list,
     wait_for,
 )
 
@@ -128,18 +122,6 @@ REFUSED = {  # well-formed, but refused by the agent (a bad-trigger drop)
     "fa": {"command": "trigger", "kind": "L2-MT", "params": {"fa": FA_ADDRESS}},
     "mn": {"command": "trigger", "kind": "L2-LU", "params": {"interface": "wlan9"}},
 }
-
-
-@pytest.fixture
-def bed(tmp_path: Path) -> Iterator[Testbed]:
-    require_root("network namespaces, TUN devices and raw sockets")
-    testbed = Testbed(tmp_path)
-    try:
-        testbed.build()
-        yield testbed
-    finally:
-        testbed.close()
-    assert not [ns for ns in netns_list() if ns in testbed.ns.values()]
 
 
 # The FA runs POST-REGISTRATION (RFC 4881 §4) with one neighbour: random HRqst/HRply

@@ -11,13 +11,8 @@ import random
 import socket
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from mip4.daemon.control import request
-from tests.conftest import require_root
 from tests.daemon.netns import (
     FA_ADDRESS,
     FA_CONFIG,
@@ -29,23 +24,10 @@ from tests.daemon.netns import (
     SENDER,
     Daemon,
     Testbed,
-    netns_list,
     wait_for,
 )
 
 DATAGRAMS = 10_000  # issue 7 §3: random datagrams on UDP 434, and on the raw sockets
-
-
-@pytest.fixture
-def bed(tmp_path: Path) -> Iterator[Testbed]:
-    require_root("network namespaces, TUN devices and raw sockets")
-    testbed = Testbed(tmp_path)
-    try:
-        testbed.build()
-        yield testbed
-    finally:
-        testbed.close()
-    assert not [ns for ns in netns_list() if ns in testbed.ns.values()]
 
 
 def _registered(

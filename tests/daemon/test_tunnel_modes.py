@@ -9,12 +9,8 @@ reverse tunnel (RFC 3024) takes the MN's packets back to the HA in the same enca
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from tests.conftest import require_root
 from tests.daemon.netns import (
     FA_ADDRESS,
     FA_CONFIG,
@@ -25,7 +21,6 @@ from tests.daemon.netns import (
     RECEIVER,
     SENDER,
     Testbed,
-    netns_list,
     wait_for,
 )
 
@@ -46,18 +41,6 @@ try:
 except OSError as exc:
     print("timeout", exc, flush=True)
 """
-
-
-@pytest.fixture
-def bed(tmp_path: Path) -> Iterator[Testbed]:
-    require_root("network namespaces, TUN devices and raw sockets")
-    testbed = Testbed(tmp_path)
-    try:
-        testbed.build()
-        yield testbed
-    finally:
-        testbed.close()
-    assert not [ns for ns in netns_list() if ns in testbed.ns.values()]
 
 
 def _through(
