@@ -27,7 +27,7 @@ from mip4.core.foreign_agent import ForeignAgent
 from mip4.core.packets import ReceivedPacket
 from mip4.core.pre_registration import PRE_SOLICIT_TIMER, low_latency_lla
 from mip4.core.registration import seal_with
-from mip4.core.security import ntp_timestamp
+from mip4.core.security import SecurityAssociation, ntp_timestamp
 from mip4.core.triggers import (
     FaIdentifier,
     LinkUp,
@@ -792,7 +792,9 @@ def challenged_fa(index: int, *, mn_fa: bool = True, **overrides: Any) -> Foreig
     return ForeignAgent(config, random=random.Random(index))
 
 
-def challenged_request(challenge: bytes | None, identification: int) -> ReceivedPacket:
+def challenged_request(
+    challenge: bytes | None, identification: int, mn_fa: SecurityAssociation = MN_FA_SA
+) -> ReceivedPacket:
     packet = low_latency_request(identification=identification)
     message = decode_control_message(packet.payload)
     assert isinstance(message, RegistrationRequest)
@@ -800,7 +802,7 @@ def challenged_request(challenge: bytes | None, identification: int) -> Received
         message = dataclasses.replace(
             message, extensions=(*message.extensions, MnFaChallenge(challenge=challenge))
         )
-    message = seal_with(message, MobileForeignAuthentication, MN_FA_SA)
+    message = seal_with(message, MobileForeignAuthentication, mn_fa)
     return dataclasses.replace(packet, payload=message.encode())
 
 
@@ -854,15 +856,7 @@ def test_a_forged_challenged_request_gets_no_sealed_challenge_denial() -> None:
         (1.0, 1 << 32, None),
         (3.0, 2 << 32, b"\x00\x00\x00\x01"),
     ):
-        packet = low_latency_request(identification=identification)
-        message = decode_control_message(packet.payload)
-        assert isinstance(message, RegistrationRequest)
-        if challenge is not None:
-            message = dataclasses.replace(
-                message, extensions=(*message.extensions, MnFaChallenge(challenge=challenge))
-            )
-        message = seal_with(message, MobileForeignAuthentication, forged_sa)
-        out = fa2.receive(dataclasses.replace(packet, payload=message.encode()), now)
+        out = fa2.receive(challenged_request(challenge, identification, forged_sa), now)
         assert DropReason.BAD_AUTHENTICATOR in drops(out)
         assert reply_code(out) in (67, None)  # 67, or rate-limited
         for send in sends(out, "registration_reply"):
