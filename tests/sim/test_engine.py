@@ -125,3 +125,26 @@ def test_prune_from_a_callback_leaves_the_current_instant_alone() -> None:
     engine.run(10.0)
     assert seen == ["pruner", "dead-now", "live"]
     assert engine.events == 3
+
+
+def test_a_run_keeps_the_world_out_of_the_collector_and_gives_it_back() -> None:
+    """The objects that exist when a run begins are frozen while it runs (the collections
+    it triggers do not walk them) and unfrozen when it ends, also when a callback raises."""
+    import gc
+
+    if not gc.isenabled() or gc.get_freeze_count():
+        pytest.skip("the collector is disabled or something else froze objects")
+    engine = Engine()
+    frozen: list[int] = []
+    engine.at(1.0, lambda: frozen.append(gc.get_freeze_count()))
+    engine.run(2.0)
+    assert frozen and frozen[0] > 0
+    assert gc.get_freeze_count() == 0
+
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    engine.at(3.0, boom)
+    with pytest.raises(RuntimeError):
+        engine.run(4.0)
+    assert gc.get_freeze_count() == 0
