@@ -34,7 +34,6 @@ from mip4.core.registration import (
     Denied,
     PendingRegistration,
     VisitorEntry,
-    after_authorization,
     as_sent,
     authorization_index,
     check_single,
@@ -220,9 +219,9 @@ class ForeignAgentRegistration(Agent):
             # RFC 5944 §3.4, RFC 3024 §4.2.1: unsupported encapsulation MUST get 72.
             raise Denied(ReplyCode.FA_ENCAPSULATION_UNAVAILABLE, f"encapsulation {mode}")
         reverse = wants_reverse_tunnel(request.flags)
-        style = [
-            e for e in after_authorization(request) if isinstance(e, EncapsulatingDeliveryStyle)
-        ]
+        index = authorization_index(request)
+        trailing = () if index is None else request.extensions[index + 1 :]
+        style = [e for e in trailing if isinstance(e, EncapsulatingDeliveryStyle)]
         if style and not reverse:
             # RFC 3024 §3.3: the extension MUST NOT be included without the T bit.
             raise Denied(ReplyCode.FA_POORLY_FORMED_REQUEST, "delivery style without T")
@@ -236,7 +235,7 @@ class ForeignAgentRegistration(Agent):
             raise Denied(ReplyCode.FA_MN_TOO_DISTANT, f"TTL {packet.ttl} with the T bit")
         if reverse and not cfg.reverse_tunnel_offered:
             raise Denied(ReplyCode.FA_REVERSE_TUNNEL_UNAVAILABLE, "no reverse tunnels")  # §4.2.1
-        if authorization_index(request) is None:
+        if index is None:
             # Nothing could authorise it at the HA or GFA (RFC 5944 §3.2): poorly formed.
             raise Denied(ReplyCode.FA_POORLY_FORMED_REQUEST, "no authorization-enabling extension")
         if cfg.max_pending is not None:
@@ -267,14 +266,15 @@ class ForeignAgentRegistration(Agent):
     ) -> list[Action]:
         cfg = self.config
         home = request.home_address
-        trailing = after_authorization(request)
-        encapsulating = any(isinstance(e, EncapsulatingDeliveryStyle) for e in trailing)
         # RFC 5944 §3.7.2.2: keep everything through the authorization-enabling extension,
-        # process and remove what follows.
-        kept = keep_through_authorization(request)
+        # process and remove what follows (one search for it: _validate required one).
+        index = authorization_index(request)
         relayed: AnyRequest = request
-        if kept != request.extensions:  # (unchanged: the decoded message itself is relayed)
-            relayed = dataclasses.replace(request, extensions=kept)
+        encapsulating = False
+        if index is not None and index + 1 < len(request.extensions):
+            trailing = request.extensions[index + 1 :]
+            encapsulating = any(isinstance(e, EncapsulatingDeliveryStyle) for e in trailing)
+            relayed = dataclasses.replace(request, extensions=request.extensions[: index + 1])
         if via_gfa and cfg.gfa is not None:
             if not regional:
                 # RFC 4857 §5.2: HFA at the very end, protected by FA-FA authentication.

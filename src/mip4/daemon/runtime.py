@@ -563,35 +563,41 @@ class Runtime:
     # ------------------------------------------------------------------ actions
 
     def execute(self, actions: list[Action]) -> None:
-        loop = self.loop
-        assert loop is not None
         if self.metrics is not None:
             self.metrics.actions(actions)
         for action in actions:
             if self.on_action is not None:
                 self.on_action(action)
-            if type(action) is SendPacket:  # the common case first, without pattern matching
+            # The actions of every registration first, by type, without pattern matching
+            # (a class pattern is an isinstance test and an attribute read per case).
+            if type(action) is SendPacket:
                 self.send(action)
+                continue
+            if type(action) is StartTimer:
+                self._start(action)
+                continue
+            if type(action) is CancelTimer:
+                timer = self.timers.get(action.key)
+                if timer is not None:
+                    # The handle stays armed (a pending request's timer is cancelled by
+                    # every reply and started again by the next request): firing does
+                    # nothing unless the timer was started again meanwhile.
+                    timer.due = None
+                continue
+            if type(action) is Notify:
+                if log.isEnabledFor(logging.INFO):
+                    text = {k: _text(v) for k, v in action.fields.items()}
+                    log.info(action.event, extra={"fields": text})
                 continue
             match action:
                 case SendPacket():
                     self.send(action)
-                case StartTimer(key=key, deadline=deadline):
-                    timer = self.timers.get(key)
-                    if timer is not None:
-                        if timer.armed <= deadline:
-                            timer.due = deadline  # the armed handle re-arms on firing
-                            continue
-                        timer.handle.cancel()
-                    handle = loop.call_at(deadline, self._fire, key, deadline)
-                    self.timers[key] = _Timer(handle, deadline)
+                case StartTimer():
+                    self._start(action)
                 case CancelTimer(key=key):
                     timer = self.timers.get(key)
                     if timer is not None:
-                        # The handle stays armed (a pending request's timer is cancelled by
-                        # every reply and started again by the next request): firing does
-                        # nothing unless the timer was started again meanwhile.
-                        timer.due = None
+                        timer.due = None  # as above
                 case Dropped(reason=reason, detail=detail, source=source):
                     if not log.isEnabledFor(logging.DEBUG):
                         continue
@@ -629,6 +635,19 @@ class Runtime:
                                 }
                             },
                         )
+
+    def _start(self, action: StartTimer) -> None:
+        key = action.key
+        deadline = action.deadline
+        timer = self.timers.get(key)
+        if timer is not None:
+            if timer.armed <= deadline:
+                timer.due = deadline  # the armed handle re-arms on firing
+                return
+            timer.handle.cancel()
+        assert self.loop is not None
+        handle = self.loop.call_at(deadline, self._fire, key, deadline)
+        self.timers[key] = _Timer(handle, deadline)
 
     def _fire(self, key: TimerKey, deadline: float) -> None:
         timer = self.timers.get(key)
