@@ -167,6 +167,7 @@ class Link:
     __slots__ = (
         "busy_until",
         "delay",
+        "deliver",
         "destination",
         "engine",
         "jitter",
@@ -174,6 +175,7 @@ class Link:
         "rate",
         "rng",
         "source",
+        "source_mac",
     )
 
     def __init__(
@@ -197,6 +199,9 @@ class Link:
         self.rate = rate  # bytes per second; 0 = unlimited
         self.busy_until = 0.0
         self.rng = rng
+        # bound once: every packet's arrival event refers to these, none builds its own
+        self.deliver = destination.ip_input
+        self.source_mac = source.mac
 
     def send(self, packet: bytes, meta: str | None) -> None:
         engine = self.engine
@@ -212,7 +217,7 @@ class Link:
             arrive += self.rng.uniform(0.0, self.jitter)
         destination = self.destination
         if destination.tap_wired is None:  # straight to IP input: one call fewer per hop
-            event: Event = (destination.ip_input, (packet, meta, WIRED, self.source.mac))
+            event: Event = (self.deliver, (packet, meta, WIRED, self.source_mac))
         else:
             event = (destination.receive_wired, (packet, meta, self))
         bucket = engine.buckets.get(arrive)  # inline Engine.at (arrive >= now)
@@ -226,7 +231,16 @@ class Link:
 class Cell:
     """The radio cell (access link) of one FA."""
 
-    __slots__ = ("access_point_id", "delay", "fa", "index", "loss", "rng", "stations")
+    __slots__ = (
+        "access_point_id",
+        "delay",
+        "fa",
+        "fa_receive_air",
+        "index",
+        "loss",
+        "rng",
+        "stations",
+    )
 
     def __init__(
         self, index: int, fa: AgentNode, *, delay: float, loss: float, rng: random.Random
@@ -234,6 +248,7 @@ class Cell:
         self.index = index
         self.access_point_id = index + 1
         self.fa = fa
+        self.fa_receive_air = fa.receive_air  # bound once, for every uplink frame's event
         self.delay = delay
         self.loss = loss
         self.rng = rng
@@ -719,7 +734,7 @@ class MobileNodeHost(Node, AgentHost):
         engine = net.engine
         arrive = engine.now + cell.delay
         event: Event = (
-            cell.fa.receive_air,
+            cell.fa_receive_air,
             (packet, meta, self.mac, link_destination, self, self.epoch),
         )
         bucket = engine.buckets.get(arrive)  # inline Engine.at (arrive >= now)
