@@ -621,7 +621,7 @@ class AgentNode(WiredNode, AgentHost):
                 net.drop(self, "air-loss", packet, meta)
                 continue
             event: Event = (
-                station.receive_air,
+                station.radio_input,
                 (
                     packet,
                     meta,
@@ -662,7 +662,17 @@ class AgentNode(WiredNode, AgentHost):
 class MobileNodeHost(Node, AgentHost):
     """An MN: its agent, one radio, a default router and a CBR endpoint."""
 
-    __slots__ = ("agent", "armed", "cell", "dataplane", "epoch", "home_agent", "sink", "tap_air")
+    __slots__ = (
+        "agent",
+        "armed",
+        "cell",
+        "dataplane",
+        "epoch",
+        "home_agent",
+        "radio_input",
+        "sink",
+        "tap_air",
+    )
 
     def __init__(self, net: Network, name: str, home_address: IPv4Address, mac: bytes) -> None:
         super().__init__(net, name, home_address, mac)
@@ -673,6 +683,8 @@ class MobileNodeHost(Node, AgentHost):
         self.tap_air: PcapSink | None = None
         self.sink: Any = None
         self.agent: Agent = None  # type: ignore[assignment]
+        # bound once (a subclass's override included), for every downlink frame's event
+        self.radio_input = self.receive_air
 
     def apply_dataplane(self, action: DataPlaneAction) -> None:
         dataplane = self.dataplane
