@@ -11,22 +11,14 @@ from __future__ import annotations
 
 import pytest
 
+from mip4.core.methods import HANDOFF_METHODS
 from mip4.sim.runner import World
 from mip4.sim.scenario import load_scenario
 from mip4.sim.trace import ListSink
 
 FAS = {"198.18.2.1", "198.18.2.2", "198.18.2.3"}
 HA = "198.18.16.1"
-METHODS = [
-    "standard",
-    "standard-solicit",
-    "pre-mobile",
-    "pre-source",
-    "pre-target",
-    "post-source",
-    "post-target",
-    "combined",
-]
+METHODS = [m for m in HANDOFF_METHODS if m != "multi-interface"]  # the single-radio ones
 
 
 @pytest.mark.parametrize("reverse", [True, False])
