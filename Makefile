@@ -3,20 +3,29 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: demo test lint typecheck unit clean venv
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+# the demo needs only the package (the test extra adds the lab's NetfilterQueue, which
+# builds from source against libnetfilter-queue-dev: .ci/run installs it)
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $(DEMO_STAMP)
+
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
 
 venv: $(STAMP)
 
 # every available handoff method on the corridor (PRE-, POST-REGISTRATION and combined also
 # with smooth handoff, as "METHOD (smooth)"): a table, and out/demo/report.html
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/mip4 compare corridor --out out/demo
 
 lint: $(STAMP)

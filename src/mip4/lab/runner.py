@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import importlib.util
 import json
 import random
 import shutil
@@ -360,6 +361,11 @@ def _delay_queue(
 ) -> None:
     """Queue the packets of iptables ``chains`` (``"CHAIN [match ...]"``) in ``role``'s
     namespace to a :mod:`mip4.lab.delay` process holding them for ``delays``."""
+    if importlib.util.find_spec("netfilterqueue") is None:
+        raise LabError(
+            "link delay needs the NetfilterQueue package: pip install 'mip4[lab]' "
+            "(it builds from source against libnetfilter-queue-dev, with gcc and python3-dev)"
+        )
     ns = run.lab.ns(role)
     for chain in chains:
         name, *match = chain.split()
