@@ -38,6 +38,7 @@ from tests.core.test_post_registration import (
     FA_FA_SPI,
     MN_ID,
     data_plane,
+    deferred_handoff,
     handoffs,
     move,
     post,
@@ -81,14 +82,6 @@ def not_through_a_bet(net: Net, since: float) -> bool:
         if isinstance(a, SetProxyArp | AnnounceProxyArp)
         or (isinstance(a, SetUplink) and a.tunnel_destination == FA1_ADDR)
     ]
-
-
-def deferred_handoff(net: Net) -> float:
-    t0 = registered(net)
-    source_trigger(net)
-    net.wire.run(t0 + 0.2)
-    move(net)
-    return net.wire.now
 
 
 def net_without_adverts(fa1: dict[str, Any] | None = None, **fa2: Any) -> Net:
@@ -379,10 +372,7 @@ def unreachable_for_tunnel(
 
 def test_an_unreachable_for_the_reverse_tunnel_makes_the_nfa_advertise_and_cancel() -> None:
     net = post_net()
-    t0 = registered(net)
-    source_trigger(net)
-    net.wire.run(t0 + 0.2)
-    move(net)
+    deferred_handoff(net)
     t1 = net.wire.now
     net.wire.deliver("fa2", unreachable_for_tunnel(FA2_ADDR, FA1_ADDR, sender=FA1_ADDR))
     assert net.fa2.bet(HOME) is None
@@ -400,10 +390,7 @@ def test_an_unreachable_for_the_reverse_tunnel_from_anyone_but_the_peer_changes_
     """§8.2.2: the peer FA sends the error; one from a router (or anyone forging the quote)
     about the nFA's reverse tunnel is counted and neither cancels the BET nor advertises."""
     net = post_net()
-    t0 = registered(net)
-    source_trigger(net)
-    net.wire.run(t0 + 0.2)
-    move(net)
+    deferred_handoff(net)
     net.wire.run(net.wire.now + 0.05)
     t1 = net.wire.now
     before = net.fa2.post_snapshot(t1)
@@ -422,10 +409,7 @@ def test_the_ofa_stops_its_forward_tunnel_only_on_the_peers_unreachable() -> Non
     """§8.2.2: the oFA terminates the tunnel on the nFA's ICMP Destination Unreachable; the
     same error from a router on the path is a counted drop and the tunnel keeps running."""
     net = post_net()
-    t0 = registered(net)
-    source_trigger(net)
-    net.wire.run(t0 + 0.2)
-    move(net)
+    deferred_handoff(net)
     net.wire.run(net.wire.now + 0.05)
     assert net.fa1.bet(HOME).phase is Phase.FORWARDING
     t1 = net.wire.now
@@ -475,10 +459,7 @@ def test_the_mn_solicits_before_its_router_entry_runs_out_and_registers() -> Non
 
 def test_the_oFA_sends_the_departed_mn_no_advertisement() -> None:
     net = post_net()
-    t0 = registered(net)
-    source_trigger(net)
-    net.wire.run(t0 + 0.2)
-    move(net)
+    deferred_handoff(net)
     t1 = net.wire.now
     net.wire.run(t1 + 3.0)
     assert advertisements(net, "fa1", t1) == []  # §4.4: MUST NOT (no unicast to it)
@@ -554,10 +535,7 @@ def test_a_serving_fa_keeps_no_uplink_for_an_mn_that_left_unregistered() -> None
     delivery with RemoveVisitor, which ends the uplink too, and installs no other uplink for
     an MN no longer on its link (a routed one would forward a departed MN's address)."""
     net = post_net()
-    t0 = registered(net)
-    source_trigger(net)
-    net.wire.run(t0 + 0.2)
-    move(net)
+    deferred_handoff(net)
     net.wire.run(net.wire.now + 0.01)
     assert net.fa2.bet(HOME).phase is Phase.DELIVERING and net.fa2.visitor(HOME) is None
     t2 = net.wire.now

@@ -117,6 +117,16 @@ def source_trigger(net: Net) -> None:
     net.wire.trigger("fa1", SourceTrigger(mn=MN_ID, new_fa=FaIdentifier(address=FA2_ADDR)))
 
 
+def deferred_handoff(net: Net) -> float:
+    """Registered through FA1, L2-ST, the BET agreed, then the move to FA2: the MN defers its
+    registration (§4.4). Returns the time of its L2-LU."""
+    t0 = registered(net)
+    source_trigger(net)
+    net.wire.run(t0 + 0.2)
+    move(net)
+    return net.wire.now
+
+
 def target_trigger(net: Net) -> None:
     net.wire.trigger("fa2", TargetTrigger(mn=MN_ID, old_fa=FaIdentifier(address=FA1_ADDR)))
 

@@ -19,6 +19,7 @@ from tests.core import test_pre_registration as pre_tests
 from tests.core.test_post_registration import (
     FA_FA_KEY,
     FA_FA_SPI,
+    deferred_handoff,
     move,
     post,
     post_net,
@@ -70,10 +71,7 @@ def _handoffs(metrics: Metrics) -> dict[tuple[str, str], float]:
 
 def test_a_post_handoff_is_counted_at_both_fas_and_the_mn_registration_at_the_mn() -> None:
     net = post_net()
-    t0 = registered(net)
-    source_trigger(net)
-    net.wire.run(t0 + 0.2)
-    move(net)
+    deferred_handoff(net)
     net.wire.run(net.wire.now + 0.05)
     ofa, nfa = _metrics("fa", "post-source"), _metrics("fa", "post-source")
     mn = _metrics("mn", "post-source")

@@ -14,7 +14,7 @@ from mip4.core.actions import DataPlaneAction
 from mip4.core.agent import Agent
 from mip4.daemon.command import render_status
 from mip4.daemon.dataplane import DataPlane
-from tests.core.test_post_registration import move, post_net, registered, source_trigger
+from tests.core.test_post_registration import deferred_handoff, post_net, registered
 from tests.core.topology import FA1_ADDR, FA2_ADDR, HOME, Net
 
 _DATA_PLANE = typing.get_args(DataPlaneAction)
@@ -48,10 +48,7 @@ def _row(text: str, *cells: str) -> str:
 
 def test_the_readable_status_shows_bets_and_every_tunnel_s_remaining_lifetime() -> None:
     net = post_net()
-    t0 = registered(net)
-    source_trigger(net)
-    net.wire.run(t0 + 0.2)
-    move(net)
+    deferred_handoff(net)
     net.wire.run(net.wire.now + 0.01)
 
     ofa = _status(net, "fa1", net.fa1, "fa")
