@@ -9,7 +9,12 @@ import pytest
 
 from mip4 import samples
 from mip4.wire._util import decoded_builder
-from mip4.wire.extensions import GeneralizedAuthentication, MobileHomeAuthentication
+from mip4.wire.extensions import (
+    ForeignHomeAuthentication,
+    GeneralizedAuthentication,
+    MobileForeignAuthentication,
+    MobileHomeAuthentication,
+)
 from mip4.wire.handoff import HandoffReply, HandoffRequest
 from mip4.wire.messages import decode_control_message
 from mip4.wire.registration import (
@@ -77,3 +82,76 @@ def test_the_builder_sets_every_field_in_order_and_refuses_other_classes() -> No
         decoded_builder(Plain)
     with pytest.raises(TypeError, match="__post_init__"):
         decoded_builder(Checked)
+
+
+# --- the decoders' caches ------------------------------------------------------------------
+
+
+def test_ipv4_cache_gives_the_address_and_stays_bounded() -> None:
+    from mip4.wire import _util
+
+    for n in range(_util._IPV4_CACHE_SIZE + 100):  # a flood of distinct source addresses
+        raw = n.to_bytes(4, "big")
+        assert (_util.cached_ipv4(raw) or _util.ipv4(raw)) == IPv4Address(raw)
+        assert len(_util._IPV4_CACHE) <= _util._IPV4_CACHE_SIZE
+    raw = bytes([198, 18, 0, 1])
+    assert _util.ipv4(raw) is _util.cached_ipv4(raw)  # made once, then looked up
+
+
+def test_hmac_pads_stay_bounded_and_take_any_key_type() -> None:
+    import hashlib
+    import hmac
+
+    from mip4.wire import auth
+
+    for n in range(auth._PADS_MAX + 10):
+        key = n.to_bytes(4, "big")
+        assert auth.hmac_md5(key, b"data") == hmac.new(key, b"data", hashlib.md5).digest()
+        assert len(auth._PADS) <= auth._PADS_MAX
+    key = bytearray(b"a bytearray key")  # not hashable: no cache lookup, same MAC
+    assert auth.hmac_md5(key, b"x") == hmac.new(bytes(key), b"x", hashlib.md5).digest()
+    long_key = b"k" * 100  # longer than the MD5 block: hashed first (RFC 2104 §2)
+    assert auth.hmac_md5(long_key, b"x") == hmac.new(long_key, b"x", hashlib.md5).digest()
+
+
+@pytest.mark.parametrize("ext_type", [32, 33, 34])
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (bytes([20]) + bytes(19), "TruncatedError"),  # Length 20, one byte short
+        (bytes([3, 0, 0, 1]), "AuthenticatorLengthError"),  # Length 3: no room for the SPI
+        (bytes([21]) + bytes(20), "TruncatedError"),
+    ],
+)
+def test_the_single_authenticator_fast_path_leaves_errors_to_the_full_decoder(
+    ext_type: int, body: bytes, error: str
+) -> None:
+    """``decode_extensions`` takes a short cut for a lone MN-HA/MN-FA/FA-HA extension that
+    fills the rest of the message exactly; anything else, malformed or not, gets the full
+    decoder and its specific error (field and offset)."""
+    from mip4.wire import errors
+    from mip4.wire.extensions import decode_extensions
+
+    data = bytes(24) + bytes([ext_type]) + body
+    with pytest.raises(getattr(errors, error)) as caught:
+        decode_extensions(data, 24)
+    assert caught.value.offset == 25  # the Length byte
+
+
+_AUTH_CLASSES = {
+    32: MobileHomeAuthentication,
+    33: MobileForeignAuthentication,
+    34: ForeignHomeAuthentication,
+}
+
+
+@pytest.mark.parametrize("ext_type", [32, 33, 34])
+def test_authenticators_decode_alike_alone_and_among_others(ext_type: int) -> None:
+    from mip4.wire.extensions import decode_extensions
+
+    auth_bytes = bytes([ext_type, 20, 0, 0, 1, 0]) + bytes(range(16))
+    lone = decode_extensions(auth_bytes, 0)  # the fast path
+    padded = decode_extensions(b"\x00" + auth_bytes, 0)  # the loop
+    assert lone == padded[1:]
+    assert isinstance(lone[0], _AUTH_CLASSES[ext_type])
+    assert (lone[0].spi, lone[0].authenticator) == (0x100, bytes(range(16)))  # type: ignore[union-attr]

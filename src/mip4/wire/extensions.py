@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import ClassVar, TypeVar
@@ -411,21 +412,22 @@ ControlExtension = (
     | UnknownSkippableExtension
 )
 
-_AUTH_TYPES: dict[int, type[_Authentication]] = {
-    32: MobileHomeAuthentication,
-    33: MobileForeignAuthentication,
-    34: ForeignHomeAuthentication,
-}
-
 # Types below 128 this codec decodes with the Type | Length layout (36 has its own path).
-_KNOWN_NON_SKIPPABLE = frozenset((*_AUTH_TYPES, ControlExtensionType.GFA_IP_ADDRESS))
-_GENERALIZED_AUTH = int(ControlExtensionType.GENERALIZED_AUTH)  # plain int: hot loop below
-_SPI = struct.Struct("!I")
-
-
 # Decoders build these through their slots (see decoded_builder): they run per message.
 _build_lla = decoded_builder(LinkLayerAddress)
 _build_generalized_auth = decoded_builder(GeneralizedAuthentication)
+# The RFC 5944 authentication extensions (32, 33, 34), each built from (spi, authenticator).
+_AUTH_BUILDERS: dict[int, Callable[[int, bytes], ControlExtension]] = {
+    MobileHomeAuthentication.TYPE: decoded_builder(MobileHomeAuthentication),
+    MobileForeignAuthentication.TYPE: decoded_builder(MobileForeignAuthentication),
+    ForeignHomeAuthentication.TYPE: decoded_builder(ForeignHomeAuthentication),
+}
+
+# Types below 128 this codec decodes with the Type | Length layout (36 has its own path).
+_KNOWN_NON_SKIPPABLE = frozenset((*_AUTH_BUILDERS, ControlExtensionType.GFA_IP_ADDRESS))
+_GENERALIZED_AUTH = int(ControlExtensionType.GENERALIZED_AUTH)  # plain int: hot loop below
+_SPI = struct.Struct("!I")
+_SPI_AT = _SPI.unpack_from
 
 
 def encode_extensions(extensions: tuple[ControlExtension, ...]) -> bytes:
@@ -439,11 +441,25 @@ def decode_extensions(data: bytes, start: int) -> tuple[ControlExtension, ...]:
     Offsets in errors are absolute positions in ``data``. Raises
     :class:`UnknownMandatoryExtension` for an unknown type below 128.
     """
+    end = len(data)
+    if start + 6 <= end:
+        # The common case, first: the extensions are exactly one MN-HA, MN-FA or FA-HA
+        # authenticator (a relayed or answered registration). Anything else, including
+        # every malformed case, takes the loop below, which reports it.
+        auth_build = _AUTH_BUILDERS.get(data[start])
+        if auth_build is not None and start + 2 + data[start + 1] == end:
+            return (auth_build(_SPI_AT(data, start + 2)[0], data[start + 6 : end]),)
     out: list[ControlExtension] = []
     pos = start
-    end = len(data)
     while pos < end:
         ext_type = data[pos]
+        auth_build = _AUTH_BUILDERS.get(ext_type)
+        if auth_build is not None and pos + 6 <= end:
+            body_end = pos + 2 + data[pos + 1]
+            if pos + 6 <= body_end <= end:  # the SPI fits and the body is all there
+                out.append(auth_build(_SPI_AT(data, pos + 2)[0], data[pos + 6 : body_end]))
+                pos = body_end
+                continue
         if ext_type == 0:
             out.append(Padding())
             pos += 1
@@ -478,16 +494,12 @@ def decode_extensions(data: bytes, start: int) -> tuple[ControlExtension, ...]:
 
 
 def _decode_one(ext_type: int, data: bytes, pos: int, start: int, end: int) -> ControlExtension:
-    auth_cls = _AUTH_TYPES.get(ext_type)
-    if auth_cls is not None:
-        if end - start < 4:
-            raise AuthenticatorLengthError(
-                f"Length {end - start} cannot hold the 4-byte SPI",
-                field="extension.length",
-                offset=pos + 1,
-            )
-        build = decoded_builder(auth_cls)  # fields: spi, authenticator
-        return build(_SPI.unpack_from(data, start)[0], data[start + 4 : end])  # type: ignore[return-value]
+    if ext_type in _AUTH_BUILDERS:  # decode_extensions has built every one whose SPI fits
+        raise AuthenticatorLengthError(
+            f"Length {end - start} cannot hold the 4-byte SPI",
+            field="extension.length",
+            offset=pos + 1,
+        )
     body = data[start:end]
     if ext_type == ControlExtensionType.LINK_LAYER_ADDRESS:
         if not body:

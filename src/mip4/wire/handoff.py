@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import ClassVar, Self
 
-from mip4.wire._util import decoded_builder, flag_dict, ipv4, need_layout
+from mip4.wire._util import cached_ipv4, decoded_builder, flag_dict, ipv4, need_layout
 from mip4.wire.errors import ReservedValueError, ValueDecodeError
 from mip4.wire.extensions import ControlExtension, decode_extensions, encode_extensions
 from mip4.wire.registration import MessageType
@@ -190,8 +190,8 @@ class HandoffRequest:
         return build(
             _FLAGS_BY_BYTE[flags],
             lifetime,
-            ipv4(home),  # mn_home_address
-            ipv4(ha),  # ha_address
+            cached_ipv4(home) or ipv4(home),  # mn_home_address
+            cached_ipv4(ha) or ipv4(ha),  # ha_address
             ident,
             decode_extensions(data, _HRQST.size),
             data if type(data) is bytes else None,  # _wire
@@ -291,8 +291,8 @@ class HandoffReply:
             _FLAGS_BY_BYTE[flags],
             code,
             lifetime,
-            ipv4(home),  # mn_home_address
-            ipv4(ha),  # ha_address
+            cached_ipv4(home) or ipv4(home),  # mn_home_address
+            cached_ipv4(ha) or ipv4(ha),  # ha_address
             ident,
             decode_extensions(data, _HRPLY.size),
             data if type(data) is bytes else None,  # _wire

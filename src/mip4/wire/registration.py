@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import ClassVar, Self
 
-from mip4.wire._util import decoded_builder, flag_dict, ipv4, need_layout
+from mip4.wire._util import cached_ipv4, decoded_builder, flag_dict, ipv4, need_layout
 from mip4.wire.errors import ReservedValueError, ValueDecodeError
 from mip4.wire.extensions import ControlExtension, decode_extensions, encode_extensions
 
@@ -231,9 +231,9 @@ class RegistrationRequest:
         return build(
             _FLAGS_BY_BYTE[flags],
             lifetime,
-            ipv4(home),
-            ipv4(agent),
-            ipv4(coa),
+            cached_ipv4(home) or ipv4(home),
+            cached_ipv4(agent) or ipv4(agent),
+            cached_ipv4(coa) or ipv4(coa),
             ident,
             decode_extensions(data, _REQUEST.size),
             data if type(data) is bytes else None,  # _wire
@@ -304,8 +304,8 @@ class RegistrationReply:
         return build(
             code,
             lifetime,
-            ipv4(home),
-            ipv4(agent),
+            cached_ipv4(home) or ipv4(home),
+            cached_ipv4(agent) or ipv4(agent),
             ident,
             decode_extensions(data, _REPLY.size),
             data if type(data) is bytes else None,  # _wire
