@@ -54,23 +54,30 @@ REORDERED = 1
 class FlowLog:
     """Send and arrival times of one flow, in flat arrays (no object per packet).
 
-    Recording a packet touches as few arrays as it can (a run with many MNs interleaves
-    thousands of flows, so every array written is a cache miss): its send time by sequence
-    number at the source; at the sink its arrival time, a mark (the sequence number with two
-    flags) and, the first time, its arrival by sequence number (NaN: not yet, so no separate
-    count is kept)."""
+    Recording a packet touches as little memory as it can: a run with many MNs interleaves
+    thousands of flows, so every object or array line a packet writes is likely a cache
+    miss, and the number of them per packet decides how the cost grows with the MNs. The
+    source writes its send time by sequence number (``sent``); the sink appends one pair to
+    ``rx``, its arrival time and its mark (the sequence number with two flags, as a float:
+    exact, sequence numbers stay far below 2**53), and updates two counters. An arrival in
+    order (above every number so far, the common case) reads nothing else; only one at or
+    below the highest so far looks its number up in ``missing`` (the numbers skipped so
+    far and not received since) to tell a late first arrival (reordered) from a repeat.
+    ``arrivals``, ``marks`` and ``first_arrival`` are derived from ``rx`` when read (after
+    the run), and cached until the next arrival."""
 
-    __slots__ = ("arrivals", "first_arrival", "marks", "max_seq", "received", "sent")
+    __slots__ = ("_view", "max_seq", "missing", "received", "rx", "sent")
 
     def __init__(self) -> None:
         self.sent = array("d")  # send time by sequence number (NaN: not seen)
-        self.arrivals = array("d")  # arrival times, in order
-        # per arrival: seq << 2 | DUPLICATE (repeats a sequence number) | REORDERED (below
-        # the highest number received before)
-        self.marks = array("q")
-        self.first_arrival = array("d")  # first arrival by sequence number (NaN: never)
+        # per arrival, two values: arrival time, then seq << 2 | DUPLICATE (repeats a
+        # sequence number) | REORDERED (below the highest number received before)
+        self.rx = array("d")
+        self.missing: set[int] = set()  # below max_seq, never received (yet)
         self.max_seq = -1
         self.received = 0  # distinct sequence numbers received
+        # (len(rx), arrivals, marks, first_arrival) as last derived
+        self._view: tuple[int, array[float], array[int], array[float]] | None = None
 
     def on_sent(self, seq: int, time: float) -> None:
         sent = self.sent
@@ -82,24 +89,53 @@ class FlowLog:
             sent[seq] = time
 
     def on_arrival(self, seq: int, time: float) -> None:
-        first = self.first_arrival
-        if seq >= len(first):
-            first.extend(array("d", [_NAN]) * (seq - len(first) + 1 + 256))
-        previous = first[seq]
-        if previous == previous:  # not NaN: arrived before
-            mark = seq << 2 | DUPLICATE
-        else:
-            first[seq] = time
-            self.received += 1
-            mark = seq << 2 | REORDERED if seq < self.max_seq else seq << 2
-        self.arrivals.append(time)
-        self.marks.append(mark)
-        if seq > self.max_seq:
+        max_seq = self.max_seq
+        if seq > max_seq:  # a first arrival, in order
+            if seq != max_seq + 1:
+                self.missing.update(range(max_seq + 1, seq))
             self.max_seq = seq
+            self.received += 1
+            mark = seq << 2
+        elif seq in self.missing:  # a first arrival, late
+            self.missing.discard(seq)
+            self.received += 1
+            mark = seq << 2 | REORDERED
+        else:
+            mark = seq << 2 | DUPLICATE
+        rx = self.rx
+        rx.append(time)
+        rx.append(mark)
+
+    def _derived(self) -> tuple[int, array[float], array[int], array[float]]:
+        view = self._view
+        if view is None or view[0] != len(self.rx):
+            rx = self.rx
+            arrivals = rx[0::2]
+            marks = array("q", map(int, rx[1::2]))
+            first = array("d", [_NAN]) * (self.max_seq + 1)
+            for mark, time in zip(marks, arrivals, strict=True):
+                if not mark & DUPLICATE:  # the first arrival of its number
+                    first[mark >> 2] = time
+            view = self._view = (len(rx), arrivals, marks, first)
+        return view
+
+    @property
+    def arrivals(self) -> array[float]:
+        """Arrival times, in order."""
+        return self._derived()[1]
+
+    @property
+    def marks(self) -> array[int]:
+        """Per arrival: ``seq << 2 | DUPLICATE | REORDERED`` (see ``rx``)."""
+        return self._derived()[2]
+
+    @property
+    def first_arrival(self) -> array[float]:
+        """First arrival time by sequence number (NaN: never), up to ``max_seq``."""
+        return self._derived()[3]
 
     def arrived(self, seq: int) -> bool:
-        first = self.first_arrival
-        return seq < len(first) and first[seq] == first[seq]
+        return 0 <= seq <= self.max_seq and seq not in self.missing
 
     @property
     def seqs(self) -> array[int]:
