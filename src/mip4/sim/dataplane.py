@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import collections
 import struct
+from collections.abc import Callable
 from functools import lru_cache
 from ipaddress import IPv4Address
 from typing import Protocol
@@ -178,6 +179,10 @@ def is_mobile_ip_control(packet: bytes) -> bool:
 # ---------------------------------------------------------------------------- host interface
 
 
+def _same(raw: bytes) -> bytes:
+    return raw
+
+
 class Host(Protocol):
     """What a data plane needs from the node that carries it."""
 
@@ -271,6 +276,7 @@ class RouterDataPlane:
         "address",
         "bindings",
         "buffers",
+        "canonical",
         "duplicate_filters",
         "forward_tunnels",
         "host",
@@ -280,9 +286,14 @@ class RouterDataPlane:
         "visitors",
     )
 
-    def __init__(self, host: Host, address: bytes) -> None:
+    def __init__(
+        self, host: Host, address: bytes, canonical: Callable[[bytes], bytes] = _same
+    ) -> None:
         self.host = host
         self.address = address  # default tunnel source
+        # the keys and addresses the actions install go through ``canonical`` (the
+        # network's one object per address, :meth:`mip4.sim.network.Network.canonical`)
+        self.canonical = canonical
         self.bindings: dict[bytes, Binding] = {}
         self.visitors: dict[bytes, bytes] = {}  # home address -> link-layer address
         self.uplinks: dict[bytes, Uplink] = {}
@@ -296,64 +307,65 @@ class RouterDataPlane:
 
     def apply(self, action: DataPlaneAction) -> None:
         """Install the state one action describes."""
+        key = self.canonical
         match action:
             case SetMobilityBinding(
                 home_address=home, care_of_addresses=coas, tunnel_source=src, mode=mode
             ):
                 if coas:
-                    self.bindings[home.packed] = Binding(
-                        tuple(c.packed for c in coas), src.packed, mode
+                    self.bindings[key(home.packed)] = Binding(
+                        tuple(key(c.packed) for c in coas), key(src.packed), mode
                     )
                 else:
-                    self.bindings.pop(home.packed, None)
+                    self.bindings.pop(key(home.packed), None)
             case SetVisitor(home_address=home, link_address=mac):
-                self.visitors[home.packed] = mac
+                self.visitors[key(home.packed)] = key(mac)
             case RemoveVisitor(home_address=home):
                 # the visitor's uplink forwarding ends with it (mip4.core.foreign_agent)
-                self.visitors.pop(home.packed, None)
-                self.uplinks.pop(home.packed, None)
+                self.visitors.pop(key(home.packed), None)
+                self.uplinks.pop(key(home.packed), None)
             case SetUplink(home_address=home, mode=mode):
                 up_source = action.tunnel_source
                 up_destination = action.tunnel_destination
-                self.uplinks[home.packed] = Uplink(
+                self.uplinks[key(home.packed)] = Uplink(
                     mode,
-                    up_source.packed if up_source else self.address,
-                    up_destination.packed if up_destination else b"",
+                    key(up_source.packed) if up_source else self.address,
+                    key(up_destination.packed) if up_destination else b"",
                     action.tunnel_mode,
                 )
             case SetForwardTunnel(home_address=home, peer=peer):
                 if peer is None:
-                    self.forward_tunnels.pop(home.packed, None)
+                    self.forward_tunnels.pop(key(home.packed), None)
                 else:
                     fw_source = action.tunnel_source
-                    self.forward_tunnels[home.packed] = ForwardTunnel(
-                        peer.packed,
-                        fw_source.packed if fw_source else self.address,
+                    self.forward_tunnels[key(home.packed)] = ForwardTunnel(
+                        key(peer.packed),
+                        key(fw_source.packed) if fw_source else self.address,
                         action.tunnel_mode,
                     )
             case StartBuffering(home_address=home, limit=limit):
-                buffer = self.buffers.get(home.packed)
+                buffer = self.buffers.get(key(home.packed))
                 if buffer is None:
-                    self.buffers[home.packed] = Buffer(limit)
+                    self.buffers[key(home.packed)] = Buffer(limit)
                 else:
                     buffer.limit = limit
             case FlushBuffer(home_address=home, discard=discard):
-                self.flush(home.packed, discard)
+                self.flush(key(home.packed), discard)
             case SetDuplicateFilter(home_address=home, window=window):
                 if window > 0:
-                    self.duplicate_filters[home.packed] = DuplicateFilter(window)
+                    self.duplicate_filters[key(home.packed)] = DuplicateFilter(window)
                 else:
-                    self.duplicate_filters.pop(home.packed, None)
+                    self.duplicate_filters.pop(key(home.packed), None)
             case SetProxyArp(address=address, interface=interface, enabled=enabled):
                 if enabled:
-                    self.proxy_arp.add((interface, address.packed))
+                    self.proxy_arp.add((interface, key(address.packed)))
                 else:
-                    self.proxy_arp.discard((interface, address.packed))
+                    self.proxy_arp.discard((interface, key(address.packed)))
             case RefuseReverseTunnel(home_address=home, peer=peer, enabled=enabled):
                 if enabled:
-                    self.refused.add((peer.packed, home.packed))
+                    self.refused.add((key(peer.packed), key(home.packed)))
                 else:
-                    self.refused.discard((peer.packed, home.packed))
+                    self.refused.discard((key(peer.packed), key(home.packed)))
             case SetDefaultRouter() | AnnounceProxyArp():
                 pass  # an MN action refused, or a frame sent, by the node before it gets here
 

@@ -267,9 +267,9 @@ class Node:
         self.net = net
         self.name = name
         self.index = len(net.nodes)
-        self.address = address.packed
-        self.addresses: set[bytes] = {address.packed}
-        self.mac = mac
+        self.address = net.canonical(address.packed)
+        self.addresses: set[bytes] = {self.address}
+        self.mac = net.canonical(mac)
 
     def dataplane_drop(self, reason: str, packet: bytes, meta: str | None) -> None:
         self.net.drop(self, reason, packet, meta)
@@ -503,7 +503,7 @@ class AgentNode(WiredNode, AgentHost):
         super().__init__(net, name, address, mac)
         self.role = role
         self.armed: dict[TimerKey, int] = {}
-        self.dataplane = RouterDataPlane(self, self.address)
+        self.dataplane = RouterDataPlane(self, self.address, net.canonical)
         self.cell: Cell | None = None
         self.agent: Agent = None  # type: ignore[assignment]  # set by the builder
 
@@ -848,6 +848,19 @@ class Network:
         self._token = 0
         self._stale_timers = 0  # timers re-armed or cancelled since the last prune
         self.prune_at = PRUNE_MIN
+        self._canonical: dict[bytes, bytes] = {}
+
+    def canonical(self, raw: bytes) -> bytes:
+        """The one object the network keeps for the address or MAC ``raw`` (the first it
+        saw with these bytes).
+
+        Every table keyed by an address (routes, bindings, visitors, uplinks, stations)
+        holds this object, not a copy of its own: a look-up by a packet's address bytes
+        compares the key it finds with them, so with many MNs each address's key is one
+        object touched by all those tables rather than one per table (each a cache miss),
+        and a visitor's MAC looked up among the cell's stations is found by identity.
+        """
+        return self._canonical.setdefault(raw, raw)
 
     def associating(self, mac: bytes) -> MobileNodeHost | None:
         """The MN with link address ``mac`` while it has no cell (between L2-LD and L2-LU)."""
@@ -887,7 +900,7 @@ class Network:
 
     def add_home_address(self, address: IPv4Address, home: Node) -> None:
         """Packets for ``address`` are routed to ``home`` (the home network's HA)."""
-        self.owner[address.packed] = home
+        self.owner[self.canonical(address.packed)] = home
 
     def connect(
         self,
