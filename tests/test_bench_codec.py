@@ -25,7 +25,14 @@ NAMES = ["registration_request_mn_ha", "handoff_request_fa_fa_lla", "agent_adver
 
 
 def check_shape(result: dict[str, object]) -> None:
-    assert list(result) == ["messages", "scapy_decode_per_second", "decode_ratio_vs_scapy"]
+    # The documented keys, in order, then the like-for-like parse figures.
+    assert list(result) == [
+        "messages",
+        "scapy_decode_per_second",
+        "decode_ratio_vs_scapy",
+        "registration_request_parse_per_second",
+        "parse_ratio_vs_scapy",
+    ]
     messages = result["messages"]
     assert isinstance(messages, list)
     assert [m["name"] for m in messages] == NAMES
@@ -37,6 +44,9 @@ def check_shape(result: dict[str, object]) -> None:
     ratio = result["decode_ratio_vs_scapy"]
     assert isinstance(scapy_rate, float) and scapy_rate > 0
     assert isinstance(ratio, float) and ratio > 0
+    parse_rate = result["registration_request_parse_per_second"]
+    assert isinstance(parse_rate, float)
+    assert result["parse_ratio_vs_scapy"] == round(parse_rate / scapy_rate, 2)
 
 
 def test_json_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:

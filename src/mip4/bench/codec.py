@@ -12,9 +12,12 @@ sender seals every message) or the ICMP checksum. *Decode* parses the bytes into
 object and verifies the authenticator (or the ICMP checksum), as a receiver must before it
 acts. The baseline, in the same process, is scapy parsing the same Registration Request bytes
 with ``MobileIP`` (the Type byte, then its ``MobileIPRRQ`` layer for the fixed part; the
-extensions stay raw bytes and nothing is verified). The bench checks that scapy read the
-right fields before timing it: ``MobileIPRRQ`` alone has no Type field and would misread
-every field after it, at a different speed.
+extensions stay raw bytes and nothing is verified). ``decode_ratio_vs_scapy`` is the issue's
+figure: our decode *with* verification against scapy's parse. Two keys after the documented
+ones give the like-for-like comparison: ``registration_request_parse_per_second``, our decode
+of the same bytes without verification, and ``parse_ratio_vs_scapy``. The bench checks that
+scapy read the right fields before timing it: ``MobileIPRRQ`` alone has no Type field and
+would misread every field after it, at a different speed.
 
 Timing: :func:`time.perf_counter` around a fixed-count loop; the count is calibrated after a
 warm-up so one repeat lasts at least ``--seconds``; the best of ``--repeats`` is reported.
@@ -228,10 +231,14 @@ def measure(timing: Timing) -> dict[str, Any]:
         )
     _check_scapy_reading(scapy_decode(rrq_bytes), rrq_bytes)
     scapy_rate = rate(lambda: scapy_decode(rrq_bytes), timing)
+    # Like for like: scapy only parses, so also time our parse alone (no verification).
+    parse_rate = rate(lambda: decode_control_message(rrq_bytes), timing)
     return {
         "messages": messages,
         "scapy_decode_per_second": round(scapy_rate, 1),
         "decode_ratio_vs_scapy": round(rrq_decode_rate / scapy_rate, 2),
+        "registration_request_parse_per_second": round(parse_rate, 1),
+        "parse_ratio_vs_scapy": round(parse_rate / scapy_rate, 2),
     }
 
 
@@ -254,6 +261,8 @@ def print_table(result: dict[str, Any]) -> None:
     console.print(table)
     ratio = result["decode_ratio_vs_scapy"]
     console.print(f"Registration Request decode+verify vs scapy decode: {ratio:.1f}x (goal: 20x)")
+    parse = result["parse_ratio_vs_scapy"]
+    console.print(f"Registration Request decode alone (no verification) vs scapy: {parse:.1f}x")
 
 
 def run(args: argparse.Namespace) -> int:
