@@ -203,3 +203,60 @@ def test_proxy_arp() -> None:
     assert dp.answers_arp("wlan0", FA1.packed)
     dp.apply(SetProxyArp(address=FA1, interface="wlan0", enabled=False))
     assert not dp.answers_arp("wlan0", FA1.packed)
+
+
+def general_delivery(outer: bytes) -> bytes | None:
+    """What an FA delivers to a visitor, step by step: decapsulation, then the TTL rewrite."""
+    inner = decapsulate_packet(outer)
+    return None if inner is None else decrement_ttl(inner)
+
+
+@given(
+    st.binary(min_size=0, max_size=60),
+    st.integers(1, 255),
+    st.integers(0, 255),
+    st.sampled_from([0, 0x4000]),
+    st.booleans(),
+)
+def test_the_fused_fast_paths_give_the_bytes_of_the_general_ones(
+    payload: bytes, ttl: int, tos: int, df: int, memoised: bool
+) -> None:
+    # HA: TTL rewrite and IP-in-IP encapsulation in one copy; FA: decapsulation and TTL
+    # rewrite in one copy (RouterDataPlane.intercept, RouterDataPlane.decapsulated); also
+    # when the TTL word is not memoised yet and when the TTL runs out
+    inner = ipv4_header(CN.packed, HOME.packed, 17, 20 + len(payload), ttl, tos, df) + payload
+    if memoised:
+        decrement_ttl(inner)
+    ha_host = FakeHost()
+    ha = RouterDataPlane(ha_host, HA.packed)
+    ha.apply(SetMobilityBinding(home_address=HOME, care_of_addresses=(FA1,), tunnel_source=HA))
+    ha.intercept(inner, None)
+    forwarded = decrement_ttl(inner)
+    if forwarded is None:
+        assert ha_host.dropped == ["ttl-exceeded"] and not ha_host.routed
+        return
+    expected = encapsulate_packet(TunnelMode.IP_IN_IP, forwarded, HA.packed, FA1.packed)
+    assert ha_host.routed == [expected]
+    fa_host = FakeHost()
+    fa = RouterDataPlane(fa_host, FA1.packed)
+    fa.apply(SetVisitor(home_address=HOME, interface="wlan0", link_address=MAC))
+    fa.decapsulated(expected, None)
+    delivered = general_delivery(expected)
+    if delivered is None:
+        assert fa_host.dropped == ["ttl-exceeded"] and not fa_host.delivered
+    else:
+        assert fa_host.delivered == [(delivered, MAC)]
+
+
+def test_the_fa_fast_path_leaves_what_it_cannot_handle_to_the_general_one() -> None:
+    tunnelled = encapsulate_packet(TunnelMode.IP_IN_IP, datagram(), HA.packed, FA1.packed)
+    decrement_ttl(datagram())  # memoised: the fast path would take it
+    host = FakeHost()
+    dp = RouterDataPlane(host, FA1.packed)
+    dp.apply(SetVisitor(home_address=HOME, interface="wlan0", link_address=MAC))
+    dp.decapsulated(tunnelled[:-1], None)  # inner length field no longer matches
+    dp.decapsulated(tunnelled[:39], None)  # too short for an inner header
+    assert host.dropped == ["bad-tunnel", "bad-tunnel"] and not host.delivered
+    dp.apply(StartBuffering(home_address=HOME, limit=4))  # buffering: not the fast path
+    dp.decapsulated(tunnelled, None)
+    assert not host.delivered and len(dp.buffers[HOME.packed].packets) == 1

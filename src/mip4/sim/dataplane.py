@@ -105,27 +105,33 @@ def ipv4_header(
 _TTL_WORDS: dict[bytes, bytes] = {}  # bytes 8-11 (TTL, protocol, checksum) -> decremented
 
 
-def decrement_ttl(packet: bytes) -> bytes | None:
-    """``packet`` with its TTL decremented and the header checksum updated incrementally
-    (RFC 1624 eq. 3), or None when the TTL would reach 0 (RFC 791: the packet is dropped).
+def ttl_word(word: bytes) -> bytes | None:
+    """Bytes 8-11 of an IPv4 header (TTL, protocol, header checksum) with the TTL
+    decremented and the checksum updated incrementally (RFC 1624 eq. 3), or None when the
+    TTL would reach 0. They depend only on their old value, so they are memoised in
+    ``_TTL_WORDS`` (hot paths look there first)."""
+    ttl = word[0]
+    if ttl <= 1:
+        return None
+    old = (ttl << 8) | word[1]
+    checksum = (word[2] << 8) | word[3]
+    total = (~checksum & 0xFFFF) + (~old & 0xFFFF) + (old - 0x100)
+    total = (total & 0xFFFF) + (total >> 16)
+    total = (total & 0xFFFF) + (total >> 16)
+    checksum = ~total & 0xFFFF
+    new = bytes((ttl - 1, word[1], checksum >> 8, checksum & 0xFF))
+    if len(_TTL_WORDS) < 1 << 16:
+        _TTL_WORDS[word] = new
+    return new
 
-    The rewritten bytes 8-11 depend only on their old value, so they are memoised.
-    """
+
+def decrement_ttl(packet: bytes) -> bytes | None:
+    """``packet`` with its TTL decremented and the header checksum updated (:func:`ttl_word`),
+    or None when the TTL would reach 0 (RFC 791: the packet is dropped)."""
     word = packet[8:12]
-    new = _TTL_WORDS.get(word)
+    new = _TTL_WORDS.get(word) or ttl_word(word)
     if new is None:
-        ttl = packet[8]
-        if ttl <= 1:
-            return None
-        old = (ttl << 8) | packet[9]
-        checksum = (packet[10] << 8) | packet[11]
-        total = (~checksum & 0xFFFF) + (~old & 0xFFFF) + (old - 0x100)
-        total = (total & 0xFFFF) + (total >> 16)
-        total = (total & 0xFFFF) + (total >> 16)
-        checksum = ~total & 0xFFFF
-        new = bytes((ttl - 1, packet[9], checksum >> 8, checksum & 0xFF))
-        if len(_TTL_WORDS) < 1 << 16:
-            _TTL_WORDS[word] = new
+        return None
     return packet[:8] + new + packet[12:]
 
 
@@ -374,13 +380,31 @@ class RouterDataPlane:
     def intercepts(self, destination: bytes) -> bool:
         return destination in self.bindings
 
-    def intercept(self, packet: bytes, meta: str | None) -> None:
-        """HA: tunnel a packet for a home address to each care-of address (RFC 5944 §4.2.3)."""
-        binding = self.bindings[packet[16:20]]
-        inner = decrement_ttl(packet)  # RFC 2003 §3.1: the encapsulator is forwarding it
-        if inner is None:
+    def intercept(self, packet: bytes, meta: str | None, binding: Binding | None = None) -> None:
+        """HA: tunnel a packet for a home address to each care-of address (RFC 5944 §4.2.3).
+
+        ``binding``: the packet's destination's, if the caller has looked it up already."""
+        if binding is None:
+            binding = self.bindings[packet[16:20]]
+        # RFC 2003 §3.1: the encapsulator is forwarding it (TTL decremented)
+        word = packet[8:12]
+        new = _TTL_WORDS.get(word) or ttl_word(word)
+        if new is None:
             self.host.dataplane_drop("ttl-exceeded", packet, meta)
             return
+        if binding.mode is TunnelMode.IP_IN_IP:
+            # encapsulate_packet's IP in IP with the TTL rewrite in the same copy: the outer
+            # header, then the inner one's bytes around the new TTL word
+            length = 20 + len(packet)
+            tos = packet[1]
+            df = ((packet[6] << 8) | packet[7]) & 0x4000
+            source = binding.tunnel_source
+            route = self.host.route
+            for coa in binding.care_of_addresses:
+                header = ipv4_header(source, coa, PROTO_IPIP, length, OUTER_TTL, tos, df)
+                route(b"".join((header, packet[:8], new, packet[12:])), meta)
+            return
+        inner = packet[:8] + new + packet[12:]
         for coa in binding.care_of_addresses:
             self._tunnel(binding.mode, inner, binding.tunnel_source, coa, meta)
 
@@ -396,6 +420,28 @@ class RouterDataPlane:
 
     def decapsulated(self, outer: bytes, meta: str | None) -> None:
         """A tunnelled packet addressed to this node (RFC 2003 §3.1 tunnel exit)."""
+        if (
+            len(outer) >= 40
+            and outer[9] == PROTO_IPIP
+            and outer[0] == 0x45
+            and outer[29] != PROTO_ICMP
+            and (outer[22] << 8 | outer[23]) == len(outer) - 20
+            and not self.duplicate_filters
+            and not self.buffers
+            and not self.forward_tunnels
+        ):
+            # The common case (an FA's visitor's packet, IP in IP, no ICMP, nothing but
+            # visitor entries installed) with decapsulation and the TTL rewrite of _deliver
+            # in one copy of the inner packet: the same bytes as the general path below,
+            # which handles everything else (also a TTL word not yet memoised).
+            link_address = self.visitors.get(outer[36:40])
+            if link_address is not None:
+                new = _TTL_WORDS.get(outer[28:32])
+                if new is not None:
+                    self.host.deliver_on_access_link(
+                        b"".join((outer[20:28], new, outer[32:])), meta, link_address
+                    )
+                    return
         inner = decapsulate_packet(outer)
         if inner is None:
             self.host.dataplane_drop("bad-tunnel", outer, meta)

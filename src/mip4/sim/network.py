@@ -556,8 +556,9 @@ class AgentNode(WiredNode, AgentHost):
                 self.net.drop(self, "protocol-unreachable", packet, meta)
             return
         dataplane = self.dataplane
-        if destination in dataplane.bindings:
-            dataplane.intercept(packet, meta)
+        binding = dataplane.bindings.get(destination)
+        if binding is not None:
+            dataplane.intercept(packet, meta, binding)
         elif interface == AIR:
             dataplane.uplink(packet, meta)
         else:
