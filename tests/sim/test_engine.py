@@ -148,3 +148,96 @@ def test_a_run_keeps_the_world_out_of_the_collector_and_gives_it_back() -> None:
     with pytest.raises(RuntimeError):
         engine.run(4.0)
     assert gc.get_freeze_count() == 0
+
+
+def test_a_lone_event_is_stored_as_itself_and_a_second_one_makes_a_list() -> None:
+    engine = Engine()
+
+    def f(tag: str) -> None:
+        pass
+
+    engine.at(1.0, f, "a")
+    assert engine.buckets[1.0] == (f, ("a",))  # no list for a time with one event
+    engine.at(1.0, f, "b")
+    engine.at(1.0, f, "c")
+    assert engine.buckets[1.0] == [(f, ("a",)), (f, ("b",)), (f, ("c",))]
+    assert engine.pending == 3 and engine.times == [1.0]
+
+
+def test_events_a_lone_event_schedules_for_its_own_instant_run_after_it_in_order() -> None:
+    engine = Engine()
+    seen: list[tuple[float, str]] = []
+
+    def lone() -> None:
+        seen.append((engine.now, "lone"))
+        engine.at(1.0, lambda: seen.append((engine.now, "same instant 1")))
+        engine.at(1.5, lambda: seen.append((engine.now, "later")))
+        engine.at(1.0, lambda: seen.append((engine.now, "same instant 2")))
+
+    engine.at(1.0, lone)
+    engine.at(2.0, lambda: seen.append((engine.now, "last")))
+    engine.run(3.0)
+    assert seen == [
+        (1.0, "lone"),
+        (1.0, "same instant 1"),
+        (1.0, "same instant 2"),
+        (1.5, "later"),
+        (2.0, "last"),
+    ]
+    assert engine.events == 5 and engine.pending == 0 and not engine.buckets
+
+
+def test_a_raising_lone_event_is_consumed_and_what_it_scheduled_still_runs() -> None:
+    engine = Engine()
+    seen: list[str] = []
+
+    def boom() -> None:
+        engine.at(1.0, lambda: seen.append("scheduled for the same instant"))
+        raise RuntimeError("boom")
+
+    def boom_alone() -> None:
+        raise RuntimeError("alone")
+
+    engine.at(1.0, boom)
+    engine.at(2.0, boom_alone)
+    engine.at(3.0, lambda: seen.append("c"))
+    with pytest.raises(RuntimeError, match="boom"):
+        engine.run(5.0)
+    assert engine.events == 1 and engine.pending == 3
+    with pytest.raises(RuntimeError, match="alone"):
+        engine.run(5.0)
+    assert seen == ["scheduled for the same instant"]
+    assert engine.events == 3 and engine.pending == 1 and engine.times == [3.0]
+    engine.run(5.0)
+    assert seen == ["scheduled for the same instant", "c"] and engine.events == 4
+
+
+def test_a_raising_event_after_a_lone_one_became_a_list_keeps_the_rest() -> None:
+    engine = Engine()
+    seen: list[str] = []
+
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    def lone() -> None:
+        seen.append("lone")
+        engine.at(1.0, boom)
+        engine.at(1.0, lambda: seen.append("after boom"))
+
+    engine.at(1.0, lone)
+    with pytest.raises(RuntimeError, match="boom"):
+        engine.run(5.0)
+    assert engine.events == 2 and engine.pending == 1
+    engine.run(5.0)
+    assert seen == ["lone", "after boom"] and engine.events == 3 and not engine.buckets
+
+
+def test_prune_removes_lone_dead_events_too() -> None:
+    engine = Engine()
+    seen: list[str] = []
+    engine.at(1.0, seen.append, "dead-lone")
+    engine.at(2.0, seen.append, "live-lone")
+    assert engine.prune(lambda callback, args: args[0].startswith("dead")) == 1
+    assert engine.times == [2.0] and engine.pending == 1
+    engine.run(5.0)
+    assert seen == ["live-lone"]

@@ -4,13 +4,16 @@ Events run in (time, scheduling order): events at the same virtual time run in t
 were scheduled, and a run is a pure function of its inputs, so the same scenario and seed give
 the same event order and therefore the same trace, byte for byte.
 
-The queue is a calendar: :attr:`Engine.buckets` maps each pending virtual time to the list of
-its ``(callback, args)`` events in scheduling order, and :attr:`Engine.times`, a binary heap
+The queue is a calendar: :attr:`Engine.buckets` maps each pending virtual time to its
+``(callback, args)`` events in scheduling order, and :attr:`Engine.times`, a binary heap
 (:mod:`heapq`), holds each pending time once. That is the order of a heap of ``(time,
 sequence)`` pairs, but the heap only holds distinct times, compared as plain floats: the many
-events a large run schedules at the same instant (every call's packet of one period, the
-frames of one broadcast) share one heap entry, so the heap stays small and a pop touches little
-memory as the number of MNs grows.
+events a large run schedules at the same instant (the frames of one broadcast, the two flows
+of a call) share one heap entry, so the heap stays small and a pop touches little memory as
+the number of MNs grows. A time with a single event (most of them: calls start at random
+phases, so their packets' instants differ) maps to that event itself; a second event at the
+same time turns the entry into a list, ``[first, second]``. So most events cost no list (an
+object to allocate, track in the collector, free, and a cache miss more when it runs).
 
 Time is float seconds of virtual time, the ``now`` every agent input carries (design.md, "The
 core contract"); deadlines are absolute values on the same clock.
@@ -21,10 +24,12 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from heapq import heapify, heappop, heappush
+from itertools import islice
 from typing import Any
 
 Callback = Callable[..., None]
 Event = tuple[Callback, tuple[Any, ...]]
+Entry = Event | list[Event]  # the events at one time: the only one, or several in order
 
 
 class Engine:
@@ -35,22 +40,25 @@ class Engine:
     def __init__(self) -> None:
         self.now: float = 0.0
         self.events: int = 0  # events executed so far
-        # Hot paths schedule inline (saving a call per event), exactly as :meth:`at` does:
-        # append ``(callback, args)`` to ``buckets[time]``, or create that list and push
-        # ``time`` onto ``times`` (with ``time >= now``).
-        self.buckets: dict[float, list[Event]] = {}
+        # Hot paths schedule inline (saving a call per event), exactly as :meth:`at` does
+        # (with ``time >= now``): a new time gets the event itself and goes onto ``times``;
+        # a list gets the event appended; a lone event becomes a list of it and this one.
+        self.buckets: dict[float, Entry] = {}
         self.times: list[float] = []
 
     def at(self, time: float, callback: Callback, *args: Any) -> None:
         """Run ``callback(*args)`` at virtual ``time`` (never before :attr:`now`)."""
         if time < self.now:
             time = self.now
+        event: Event = (callback, args)
         bucket = self.buckets.get(time)
         if bucket is None:
-            self.buckets[time] = [(callback, args)]
+            self.buckets[time] = event
             heappush(self.times, time)
+        elif type(bucket) is list:
+            bucket.append(event)
         else:
-            bucket.append((callback, args))
+            self.buckets[time] = [bucket, event]  # type: ignore[list-item]
 
     def after(self, delay: float, callback: Callback, *args: Any) -> None:
         """Run ``callback(*args)`` ``delay`` seconds from now."""
@@ -59,7 +67,7 @@ class Engine:
     @property
     def pending(self) -> int:
         """Events still queued."""
-        return sum(map(len, self.buckets.values()))
+        return sum(len(entry) if type(entry) is list else 1 for entry in self.buckets.values())
 
     @property
     def queue(self) -> list[tuple[float, int, Callback, tuple[Any, ...]]]:
@@ -69,7 +77,7 @@ class Engine:
         return [
             (time, position, callback, args)
             for position, (time, (callback, args)) in enumerate(
-                (time, event) for time, bucket in ordered for event in bucket
+                (time, event) for time, entry in ordered for event in _events(entry)
             )
         ]
 
@@ -83,14 +91,19 @@ class Engine:
         removed = 0
         buckets = self.buckets
         now = self.now
-        for time, bucket in list(buckets.items()):
+        for time, entry in list(buckets.items()):
             if time <= now:
                 continue
-            kept = [event for event in bucket if not dead(*event)]
-            if len(kept) != len(bucket):
-                removed += len(bucket) - len(kept)
+            if type(entry) is not list:
+                if dead(*entry):
+                    removed += 1
+                    del buckets[time]
+                continue
+            kept = [event for event in entry if not dead(*event)]
+            if len(kept) != len(entry):
+                removed += len(entry) - len(kept)
                 if kept:
-                    bucket[:] = kept
+                    entry[:] = kept
                 else:
                     del buckets[time]
         if removed:
@@ -123,30 +136,59 @@ class Engine:
         times = self.times
         buckets = self.buckets
         executed = 0
-        bucket: list[Event] | None = None
+        single: Event | None = None  # a lone event while it runs
+        bucket: list[Event] | None = None  # a list of events while they run
         time = 0.0
-        done = 0
+        done = skip = 0
         try:
             while times and times[0] <= until:
                 time = times[0]
                 self.now = time
-                bucket = buckets[time]
-                done = 0
+                entry: Any = buckets[time]  # an Event or a list of them
+                if type(entry) is list:
+                    events: list[Event] = entry
+                    done = skip = 0
+                else:
+                    single = entry
+                    entry[0](*entry[1])
+                    single = None
+                    executed += 1
+                    events = buckets[time]  # type: ignore[assignment]
+                    if events is entry:
+                        del buckets[time]
+                        heappop(times)
+                        continue
+                    # It scheduled events for this same instant: the entry is now the list
+                    # [it, them...]; they run next, in this loop.
+                    done = skip = 1
+                bucket = events
                 # Events the callbacks schedule at this same time join this list, after the
                 # ones already in it, and run in this loop.
-                for callback, args in bucket:
+                for callback, args in islice(events, skip, None) if skip else events:
                     done += 1
                     callback(*args)
-                executed += done
+                executed += done - skip
                 del buckets[time]
                 heappop(times)
                 bucket = None
         finally:
-            if bucket is not None:  # a callback raised: the events that ran are gone
-                executed += done
+            if single is not None:  # the lone event raised: it is gone, those after it stay
+                executed += 1
+                after: Any = buckets[time]
+                if after is single:
+                    del buckets[time]
+                    heappop(times)
+                else:
+                    del after[0]
+            elif bucket is not None:  # a callback raised: the events that ran are gone
+                executed += done - skip
                 del bucket[:done]
                 if not bucket:
                     del buckets[time]
                     heappop(times)
             self.events += executed
         self.now = max(self.now, until)
+
+
+def _events(entry: Entry) -> list[Event]:
+    return entry if type(entry) is list else [entry]  # type: ignore[list-item]

@@ -220,12 +220,14 @@ class Link:
             event: Event = (self.deliver, (packet, meta, WIRED, self.source_mac))
         else:
             event = (destination.receive_wired, (packet, meta, self))
-        bucket = engine.buckets.get(arrive)  # inline Engine.at (arrive >= now)
+        bucket: Any = engine.buckets.get(arrive)  # inline Engine.at (arrive >= now)
         if bucket is None:
-            engine.buckets[arrive] = [event]
+            engine.buckets[arrive] = event
             heappush(engine.times, arrive)
-        else:
+        elif type(bucket) is list:
             bucket.append(event)
+        else:
+            engine.buckets[arrive] = [bucket, event]
 
 
 class Cell:
@@ -632,12 +634,14 @@ class AgentNode(WiredNode, AgentHost):
                     station.epoch if station.cell is cell else ASSOCIATING,
                 ),
             )
-            bucket = buckets.get(arrive)  # inline Engine.at (arrive >= now)
+            bucket: Any = buckets.get(arrive)  # inline Engine.at (arrive >= now)
             if bucket is None:
-                buckets[arrive] = [event]
+                buckets[arrive] = event
                 heappush(engine.times, arrive)
-            else:
+            elif type(bucket) is list:
                 bucket.append(event)
+            else:
+                buckets[arrive] = [bucket, event]
 
     def receive_air(
         self,
@@ -750,12 +754,14 @@ class MobileNodeHost(Node, AgentHost):
             cell.fa_receive_air,
             (packet, meta, self.mac, link_destination, self, self.epoch),
         )
-        bucket = engine.buckets.get(arrive)  # inline Engine.at (arrive >= now)
+        bucket: Any = engine.buckets.get(arrive)  # inline Engine.at (arrive >= now)
         if bucket is None:
-            engine.buckets[arrive] = [event]
+            engine.buckets[arrive] = event
             heappush(engine.times, arrive)
-        else:
+        elif type(bucket) is list:
             bucket.append(event)
+        else:
+            engine.buckets[arrive] = [bucket, event]
 
     def receive_air(
         self,

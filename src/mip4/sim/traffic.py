@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from functools import cache
 from heapq import heappush
 from ipaddress import IPv4Address
+from typing import Any
 
 from mip4.sim.dataplane import ipv4_header
 from mip4.sim.engine import Engine, Event
@@ -132,12 +133,14 @@ class Flow:
         self.seq = seq + 1
         nxt = self.first + self.seq * self.interval
         if nxt < self.stop:
-            bucket = engine.buckets.get(nxt)  # inline Engine.at (nxt > now)
+            bucket: Any = engine.buckets.get(nxt)  # inline Engine.at (nxt > now)
             if bucket is None:
-                engine.buckets[nxt] = [self.tick_event]
+                engine.buckets[nxt] = self.tick_event
                 heappush(engine.times, nxt)
-            else:
+            elif type(bucket) is list:
                 bucket.append(self.tick_event)
+            else:
+                engine.buckets[nxt] = [bucket, self.tick_event]
 
 
 class Traffic:
