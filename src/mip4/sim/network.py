@@ -779,7 +779,13 @@ class MobileNodeHost(Node, AgentHost):
         if self.tap_air is not None:
             self.tap_air.write(net.engine.now, packet, source_mac, destination_mac)
         destination = packet[16:20]
-        if destination not in self.addresses and destination not in GROUP_ADDRESSES:
+        # its own address (the common case) compared first: the set is a few more cache
+        # lines per MN for every downlink packet
+        if (
+            destination != self.address
+            and destination not in self.addresses
+            and destination not in GROUP_ADDRESSES
+        ):
             net.drop(self, "not-for-us", packet, meta)
             return
         protocol = packet[9]

@@ -157,6 +157,8 @@ class Traffic:
         self.trace = trace
         self.cn = cn
         self.mns = list(mns)
+        # by MN index, for the sink: a packet at the CN needs its MN's name, not the MN
+        self.names = [mn.name for mn in self.mns]
         self.flows: list[Flow] = []
         cn.sink = self.receive
         for mn in self.mns:
@@ -230,8 +232,7 @@ class Traffic:
         if index >= len(self.mns):
             net_drop(node, "unknown-flow", packet, None)
             return
-        mn = self.mns[index]
-        downlink = node is mn
+        downlink = node is self.mns[index]
         self.trace.data(
             self.engine.now,
             node.name,
@@ -239,7 +240,7 @@ class Traffic:
             "air" if downlink else "wired",
             "rx",
             "down" if downlink else "up",
-            mn.name,
+            self.names[index],
             seq,
             sent_ns / 1e9,
             len(packet),
