@@ -248,3 +248,26 @@ def test_trace_is_byte_identical_across_processes_and_hash_seeds(tmp_path: Path)
         traces.append(trace.read_bytes())
     assert len(traces[0]) > 100_000
     assert traces[0] == traces[1]
+
+
+def test_bench_sim_repeats_short_runs_and_reports_the_median_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mip4.bench import sim as bench_sim
+
+    cpu = iter([0.3, 0.1, 0.5, 0.2, 9.0])
+    calls: list[int] = []
+
+    def fake(mns: int, call_s: float) -> dict[str, object]:
+        calls.append(mns)
+        return {"mns": mns, "cpu_s": next(cpu), "events": 7}
+
+    monkeypatch.setattr(bench_sim, "measure", fake)
+    # 0.3 + 0.1 + 0.5 + 0.2 reaches 1 s of CPU: four runs, the median one (upper of two)
+    median = bench_sim.measure_median(10, 1.0, min_cpu_s=1.0, max_repeats=9)
+    assert len(calls) == 4 and median["cpu_s"] == 0.3 and median["repeats"] == 4
+    assert bench_sim.measure_median(10, 1.0, max_repeats=1)["repeats"] == 1  # long enough
+    cpu = iter([0.01] * 20)
+    calls.clear()
+    assert bench_sim.measure_median(1, 1.0, min_cpu_s=1.0, max_repeats=5)["repeats"] == 5
+    assert len(calls) == 5
