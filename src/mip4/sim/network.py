@@ -510,9 +510,6 @@ class AgentNode(WiredNode, AgentHost):
         self.agent: Agent = None  # type: ignore[assignment]  # set by the builder
 
     # -- data plane host interface
-    def deliver_on_access_link(self, packet: bytes, meta: str | None, link_address: bytes) -> None:
-        self.air_send(packet, meta, link_address)
-
     def apply_dataplane(self, action: DataPlaneAction) -> None:
         if isinstance(action, SetDefaultRouter):
             self.net.agent_drops[(self.name, "bad-dataplane-action")] += 1
@@ -659,6 +656,10 @@ class AgentNode(WiredNode, AgentHost):
             self.net.drop(self, "wrong-link-destination", packet, meta)
             return
         self.ip_input(packet, meta, AIR, source_mac)
+
+    # the data plane's delivery to a visitor is a transmission on the cell: the same method
+    # (no wrapper call per downlink packet)
+    deliver_on_access_link = air_send
 
     def answers_arp(self, address: bytes) -> bool:
         return address in self.addresses or self.dataplane.answers_arp(AIR, address)

@@ -5,7 +5,8 @@ Every packet is an IPv4/UDP datagram (port 5004 at both ends) whose payload star
     MN index (u32) | sequence number (u32) | send time in ns of virtual time (u64)
 
 and is padded with zeros to ``payload_bytes``. The UDP checksum is 0 ("not computed", RFC 768)
-and the IPv4 header is built once per flow, so sending a packet costs one ``struct.pack``.
+and the IPv4 and UDP headers are built once per flow, so sending a packet costs one
+``struct.pack`` of the whole datagram (headers, payload header and padding: one allocation).
 Sources record a ``data``/``tx`` trace record for every packet they emit (also when the MN's
 radio is down and the packet is lost at once); sinks record ``data``/``rx`` on arrival.
 """
@@ -38,10 +39,10 @@ _UDP = struct.Struct("!HHHH")
 
 
 @cache
-def _padding(size: int) -> bytes:
-    """``size`` zero bytes, one object shared by every flow of that payload size (fewer
-    distinct objects for a packet to touch in a run with many flows)."""
-    return bytes(size)
+def _datagram(payload_bytes: int) -> struct.Struct:
+    """The layout of a CBR datagram of ``payload_bytes``: the 28 bytes of IPv4 and UDP header,
+    the payload header, zeros (one object shared by every flow of that payload size)."""
+    return struct.Struct(f"!28s{PAYLOAD_HEADER.format[1:]}{payload_bytes - MIN_PAYLOAD}x")
 
 
 class Flow:
@@ -55,10 +56,10 @@ class Flow:
         "index",
         "interface",
         "interval",
+        "layout",
         "medium",
         "mn_name",
         "node",
-        "padding",
         "send",
         "seq",
         "size",
@@ -98,7 +99,9 @@ class Flow:
         self.header = ipv4_header(
             source.packed, destination.packed, PROTO_UDP, self.size
         ) + _UDP.pack(TRAFFIC_PORT, TRAFFIC_PORT, udp_length, 0)
-        self.padding = _padding(payload_bytes - MIN_PAYLOAD)
+        if payload_bytes < MIN_PAYLOAD:
+            raise ValueError(f"a CBR payload holds at least {MIN_PAYLOAD} bytes")
+        self.layout = _datagram(payload_bytes)
         self.tick_event: Event = (self.tick, ())  # one bound method, queued every period
         if isinstance(node, MobileNodeHost):
             self.send = node.send_data
@@ -116,7 +119,7 @@ class Flow:
         now = engine.now
         seq = self.seq
         sent_ns = round(now * 1e9)
-        packet = self.header + PAYLOAD_HEADER.pack(self.index, seq, sent_ns) + self.padding
+        packet = self.layout.pack(self.header, self.index, seq, sent_ns)
         self.trace.data(
             now,
             self.node.name,
