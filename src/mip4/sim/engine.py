@@ -24,7 +24,6 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from heapq import heapify, heappop, heappush
-from itertools import islice
 from typing import Any
 
 Callback = Callable[..., None]
@@ -136,52 +135,36 @@ class Engine:
         times = self.times
         buckets = self.buckets
         executed = 0
-        single: Event | None = None  # a lone event while it runs
         bucket: list[Event] | None = None  # a list of events while they run
         time = 0.0
-        done = skip = 0
+        done = 0
         try:
             while times and times[0] <= until:
                 time = times[0]
                 self.now = time
-                entry: Any = buckets[time]  # an Event or a list of them
-                if type(entry) is list:
-                    events: list[Event] = entry
-                    done = skip = 0
-                else:
-                    single = entry
-                    entry[0](*entry[1])
-                    single = None
+                entry: Any = buckets.pop(time)  # an Event or a list of them
+                if type(entry) is not list:
+                    # A lone event leaves the queue before it runs (so it is consumed if it
+                    # raises); an event it schedules for this same instant makes a new
+                    # entry, which runs next.
+                    heappop(times)
                     executed += 1
-                    events = buckets[time]  # type: ignore[assignment]
-                    if events is entry:
-                        del buckets[time]
-                        heappop(times)
-                        continue
-                    # It scheduled events for this same instant: the entry is now the list
-                    # [it, them...]; they run next, in this loop.
-                    done = skip = 1
-                bucket = events
+                    entry[0](*entry[1])
+                    continue
+                buckets[time] = bucket = entry
+                done = 0
                 # Events the callbacks schedule at this same time join this list, after the
                 # ones already in it, and run in this loop.
-                for callback, args in islice(events, skip, None) if skip else events:
+                for callback, args in bucket:
                     done += 1
                     callback(*args)
-                executed += done - skip
+                executed += done
                 del buckets[time]
                 heappop(times)
                 bucket = None
         finally:
-            if single is not None:  # the lone event raised: it is gone, those after it stay
-                executed += 1
-                after: Any = buckets[time]
-                if after is single:
-                    del buckets[time]
-                    heappop(times)
-                else:
-                    del after[0]
-            elif bucket is not None:  # a callback raised: the events that ran are gone
-                executed += done - skip
+            if bucket is not None:  # a callback raised: the events that ran are gone
+                executed += done
                 del bucket[:done]
                 if not bucket:
                     del buckets[time]
