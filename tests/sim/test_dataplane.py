@@ -260,3 +260,53 @@ def test_the_fa_fast_path_leaves_what_it_cannot_handle_to_the_general_one() -> N
     dp.apply(StartBuffering(home_address=HOME, limit=4))  # buffering: not the fast path
     dp.decapsulated(tunnelled, None)
     assert not host.delivered and len(dp.buffers[HOME.packed].packets) == 1
+
+
+@given(
+    st.binary(min_size=0, max_size=60),
+    st.integers(1, 255),
+    st.integers(0, 255),
+    st.sampled_from([0, 0x4000]),
+    st.booleans(),
+)
+def test_the_fused_reverse_tunnel_gives_the_bytes_of_the_general_path(
+    payload: bytes, ttl: int, tos: int, df: int, memoised: bool
+) -> None:
+    # FA: TTL rewrite and reverse-tunnel encapsulation in one copy (RouterDataPlane.uplink);
+    # HA: the tunnel exit, the RFC 3024 check and the TTL rewrite in one copy
+    # (RouterDataPlane.decapsulated)
+    up = ipv4_header(HOME.packed, CN.packed, 17, 20 + len(payload), ttl, tos, df) + payload
+    if memoised:
+        decrement_ttl(up)
+    fa_host = FakeHost()
+    fa = RouterDataPlane(fa_host, FA1.packed)
+    fa.apply(
+        SetUplink(
+            home_address=HOME,
+            mode=UplinkMode.REVERSE_TUNNEL,
+            tunnel_source=FA1,
+            tunnel_destination=HA,
+        )
+    )
+    fa.uplink(up, None)
+    forwarded = decrement_ttl(up)
+    if forwarded is None:
+        assert fa_host.dropped == ["ttl-exceeded"] and not fa_host.routed
+        return
+    expected = encapsulate_packet(TunnelMode.IP_IN_IP, forwarded, FA1.packed, HA.packed)
+    assert fa_host.routed == [expected]
+    ha_host = FakeHost()
+    ha = RouterDataPlane(ha_host, HA.packed)
+    ha.apply(SetMobilityBinding(home_address=HOME, care_of_addresses=(FA1,), tunnel_source=HA))
+    ha.decapsulated(expected, None)
+    inner = decapsulate_packet(expected)
+    assert inner is not None
+    routed = decrement_ttl(inner)
+    if routed is None:
+        assert ha_host.dropped == ["ttl-exceeded"] and not ha_host.routed
+    else:
+        assert ha_host.routed == [routed]
+    # from a care-of address the binding does not have: the check refuses it
+    ha.apply(SetMobilityBinding(home_address=HOME, care_of_addresses=(FA2,), tunnel_source=HA))
+    ha.decapsulated(expected, None)
+    assert ha_host.dropped[-1] == "reverse-tunnel-check"

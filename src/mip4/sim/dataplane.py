@@ -434,7 +434,8 @@ class RouterDataPlane:
             # visitor entries installed) with decapsulation and the TTL rewrite of _deliver
             # in one copy of the inner packet: the same bytes as the general path below,
             # which handles everything else (also a TTL word not yet memoised).
-            link_address = self.visitors.get(outer[36:40])
+            destination = outer[36:40]
+            link_address = self.visitors.get(destination)
             if link_address is not None:
                 new = _TTL_WORDS.get(outer[28:32])
                 if new is not None:
@@ -442,6 +443,22 @@ class RouterDataPlane:
                         b"".join((outer[20:28], new, outer[32:])), meta, link_address
                     )
                     return
+            elif destination not in self.bindings:
+                # The HA's end of a reverse tunnel (RFC 3024 §4.2.2), the same way: no
+                # refusal, no uplink state for the inner source, which has a binding whose
+                # care-of addresses include the outer source; routed with its TTL rewritten.
+                source = outer[32:36]
+                binding = self.bindings.get(source)
+                if (
+                    binding is not None
+                    and not self.refused
+                    and source not in self.uplinks
+                    and outer[12:16] in binding.care_of_addresses
+                ):
+                    new = _TTL_WORDS.get(outer[28:32])
+                    if new is not None:
+                        self.host.route(b"".join((outer[20:28], new, outer[32:])), meta)
+                        return
         inner = decapsulate_packet(outer)
         if inner is None:
             self.host.dataplane_drop("bad-tunnel", outer, meta)
@@ -531,13 +548,29 @@ class RouterDataPlane:
         if uplink is None:
             self.host.dataplane_drop("not-a-visitor", packet, meta)
             return
-        routed = decrement_ttl(packet)
-        if routed is None:
+        word = packet[8:12]
+        new = _TTL_WORDS.get(word) or ttl_word(word)
+        if new is None:
             self.host.dataplane_drop("ttl-exceeded", packet, meta)
             return
         if uplink.mode is UplinkMode.ROUTE or is_mobile_ip_control(packet):
-            self.host.route(routed, meta)
+            self.host.route(packet[:8] + new + packet[12:], meta)
             return
+        if uplink.tunnel_mode is TunnelMode.IP_IN_IP:
+            # the reverse tunnel (RFC 3024): as intercept, TTL rewrite and encapsulation in
+            # one copy
+            header = ipv4_header(
+                uplink.source,
+                uplink.destination,
+                PROTO_IPIP,
+                20 + len(packet),
+                OUTER_TTL,
+                packet[1],
+                ((packet[6] << 8) | packet[7]) & 0x4000,
+            )
+            self.host.route(b"".join((header, packet[:8], new, packet[12:])), meta)
+            return
+        routed = packet[:8] + new + packet[12:]
         self._tunnel(uplink.tunnel_mode, routed, uplink.source, uplink.destination, meta)
 
     def flush(self, home: bytes, discard: bool) -> None:
