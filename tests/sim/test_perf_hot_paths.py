@@ -107,3 +107,45 @@ def test_the_metrics_inline_paths_record_what_the_flow_log_methods_record() -> N
                 want.received,
                 want.missing,
             )
+
+
+def test_a_flow_recorder_records_what_trace_data_records_in_every_sink() -> None:
+    import io
+
+    from mip4.sim.trace import JsonLinesSink, ListSink
+
+    def fill(record: object) -> None:
+        for k, (direction, seq) in enumerate([("tx", 0), ("tx", 1), ("rx", 1), ("rx", 0)]):
+            args = (k * 0.5, "CN", "eth0", "wired", direction)
+            if record is None:
+                trace.data(*args, "down", "MN7", seq, k * 0.25, 188)
+            else:
+                record.record(*args, seq, k * 0.25, 188)  # type: ignore[attr-defined]
+
+    outputs = []
+    for through_recorder in (False, True):
+        metrics, listed, stream = Metrics(), ListSink(), io.StringIO()
+        trace = Trace([metrics, listed, JsonLinesSink(stream)])
+        fill(trace.recorder("down", "MN7") if through_recorder else None)
+        log = metrics.flows[("MN7", "down")]
+        outputs.append(
+            (
+                stream.getvalue(),
+                [r.to_json() for r in listed.records],
+                log.sent.tobytes(),
+                log.rx.tobytes(),
+            )
+        )
+    assert outputs[0] == outputs[1]
+    assert outputs[0][0].count("\n") == 4
+
+
+def test_the_metrics_recorder_is_the_log_data_uses_and_sinks_are_fixed_once_handed_out() -> None:
+    metrics = Metrics()
+    trace = Trace([metrics])
+    recorder = trace.recorder("up", "MN1")
+    assert recorder is metrics.flows[("MN1", "up")] is metrics.recorder("up", "MN1")
+    metrics.data(1.0, "MN1", "wlan0", "air", "tx", "up", "MN1", 0, 1.0, 188)
+    assert list(metrics.flows[("MN1", "up")].sent) == [1.0]
+    with pytest.raises(RuntimeError, match="recorders"):
+        trace.add_sink(Metrics())

@@ -79,6 +79,36 @@ class FlowLog:
         # (len(rx), arrivals, marks, first_arrival) as last derived
         self._view: tuple[int, array[float], array[int], array[float]] | None = None
 
+    def record(
+        self,
+        time: float,
+        node: str,
+        interface: str,
+        medium: str,
+        direction: str,
+        seq: int,
+        sent: float,
+        size: int,
+    ) -> None:
+        """A ``data`` record of this flow (the log is its own
+        :class:`~mip4.sim.trace.DataRecorder`: :meth:`Metrics.recorder`)."""
+        # the common cases of on_sent and on_arrival inline (a call fewer per packet at
+        # each end): the next number sent, the next number received
+        if direction == "tx":
+            send_times = self.sent
+            if seq == len(send_times):
+                send_times.append(time)
+            else:
+                self.on_sent(seq, time)
+        elif seq == self.max_seq + 1:
+            self.max_seq = seq
+            self.received += 1
+            rx = self.rx
+            rx.append(time)
+            rx.append(seq << 2)
+        else:
+            self.on_arrival(seq, time)
+
     def on_sent(self, seq: int, time: float) -> None:
         sent = self.sent
         if seq == len(sent):
@@ -225,24 +255,20 @@ class Metrics:
         logs = self._logs.get(flow)
         log = None if logs is None else logs.get(mn)
         if log is None:
-            log = self.flows[(mn, flow)] = FlowLog()
-            self._logs.setdefault(flow, {})[mn] = log
-        # the common cases of FlowLog.on_sent and FlowLog.on_arrival inline (one call
-        # fewer per packet at each end): the next number sent, the next number received
-        if direction == "tx":
-            send_times = log.sent
-            if seq == len(send_times):
-                send_times.append(time)
-            else:
-                log.on_sent(seq, time)
-        elif seq == log.max_seq + 1:
-            log.max_seq = seq
-            log.received += 1
-            rx = log.rx
-            rx.append(time)
-            rx.append(seq << 2)
-        else:
-            log.on_arrival(seq, time)
+            log = self.recorder(flow, mn)
+        log.record(time, node, interface, medium, direction, seq, sent, size)
+
+    def recorder(self, flow: str, mn: str) -> FlowLog:
+        """The log of ``flow`` of ``mn`` (made on first use), which records its ``data``
+        records itself (:meth:`mip4.sim.trace.Trace.recorder`): the traffic's sources
+        and sinks hold it, so with many MNs a packet's record touches that log only, not
+        the look-up by name (two strings and a dict entry, each a cache miss) of
+        :meth:`data`."""
+        logs = self._logs.setdefault(flow, {})
+        log = logs.get(mn)
+        if log is None:
+            log = logs[mn] = self.flows[(mn, flow)] = FlowLog()
+        return log
 
     # ------------------------------------------------------------------ results
 

@@ -159,6 +159,75 @@ class TraceSink(Protocol):
         """A ``data`` record, passed unpacked (the hot path builds no object for it)."""
 
 
+class DataRecorder(Protocol):
+    """Where the ``data`` records of one flow (one direction of one MN's call) go: sources
+    and sinks of user packets hold one per flow (:meth:`Trace.recorder`), so recording a
+    packet looks nothing up by name."""
+
+    def record(
+        self,
+        time: float,
+        node: str,
+        interface: str,
+        medium: str,
+        direction: str,
+        seq: int,
+        sent: float,
+        size: int,
+    ) -> None:
+        """The same as the sinks' ``data(time, node, interface, medium, direction, flow, mn,
+        seq, sent, size)`` for this recorder's flow and MN."""
+
+
+class _SinkRecorder:
+    """One flow's records to a sink through its ``data`` (a sink with no recorders)."""
+
+    __slots__ = ("flow", "mn", "sink")
+
+    def __init__(self, sink: TraceSink, flow: str, mn: str) -> None:
+        self.sink = sink
+        self.flow = flow
+        self.mn = mn
+
+    def record(
+        self,
+        time: float,
+        node: str,
+        interface: str,
+        medium: str,
+        direction: str,
+        seq: int,
+        sent: float,
+        size: int,
+    ) -> None:
+        self.sink.data(
+            time, node, interface, medium, direction, self.flow, self.mn, seq, sent, size
+        )
+
+
+class _FanOutRecorder:
+    """One flow's records to every sink, in the sinks' order (as :meth:`Trace.data`)."""
+
+    __slots__ = ("recorders",)
+
+    def __init__(self, recorders: list[DataRecorder]) -> None:
+        self.recorders = recorders
+
+    def record(
+        self,
+        time: float,
+        node: str,
+        interface: str,
+        medium: str,
+        direction: str,
+        seq: int,
+        sent: float,
+        size: int,
+    ) -> None:
+        for recorder in self.recorders:
+            recorder.record(time, node, interface, medium, direction, seq, sent, size)
+
+
 def data_record(
     time: float,
     node: str,
@@ -188,15 +257,30 @@ def data_record(
 class Trace:
     """Fans every event out to the sinks; with no sink it costs almost nothing."""
 
-    __slots__ = ("_sinks", "data")
+    __slots__ = ("_recorders", "_sinks", "data")
 
     def __init__(self, sinks: Iterable[TraceSink] = ()) -> None:
         self._sinks: list[TraceSink] = list(sinks)
+        self._recorders = 0  # handed out by recorder()
         self._bind()
 
     def add_sink(self, sink: TraceSink) -> None:
+        if self._recorders:
+            raise RuntimeError("a sink added after flow recorders were handed out")
         self._sinks.append(sink)
         self._bind()
+
+    def recorder(self, flow: str, mn: str) -> DataRecorder:
+        """The :class:`DataRecorder` of ``flow`` (``down`` or ``up``) of ``mn``: its records
+        are exactly :meth:`data`'s with this flow and MN. A sink with a ``recorder(flow,
+        mn)`` method (the metrics: the flow's log itself) gives its own, so a packet's
+        record costs no look-up of the flow by name; any other gets its ``data`` called."""
+        self._recorders += 1
+        recorders: list[DataRecorder] = []
+        for sink in self._sinks:
+            own = getattr(sink, "recorder", None)
+            recorders.append(own(flow, mn) if own is not None else _SinkRecorder(sink, flow, mn))
+        return recorders[0] if len(recorders) == 1 else _FanOutRecorder(recorders)
 
     def _bind(self) -> None:
         # hot path: with one sink, ``data`` is that sink's own method (one call fewer)

@@ -30,7 +30,7 @@ from mip4.sim.network import (
     MobileNodeHost,
     Node,
 )
-from mip4.sim.trace import Trace
+from mip4.sim.trace import DataRecorder, Trace
 from mip4.wire.ip import PROTO_UDP
 
 PAYLOAD_HEADER = struct.Struct("!IIQ")
@@ -60,6 +60,7 @@ class Flow:
         "medium",
         "mn_name",
         "node",
+        "recorder",
         "send",
         "seq",
         "size",
@@ -103,6 +104,8 @@ class Flow:
             raise ValueError(f"a CBR payload holds at least {MIN_PAYLOAD} bytes")
         self.layout = _datagram(payload_bytes)
         self.tick_event: Event = (self.tick, ())  # one bound method, queued every period
+        # where this flow's data records go (the metrics: its log), found once
+        self.recorder = trace.recorder(flow, mn.name)
         if isinstance(node, MobileNodeHost):
             self.send = node.send_data
             self.interface, self.medium = AIR, "air"
@@ -120,17 +123,8 @@ class Flow:
         seq = self.seq
         sent_ns = round(now * 1e9)
         packet = self.layout.pack(self.header, self.index, seq, sent_ns)
-        self.trace.data(
-            now,
-            self.node.name,
-            self.interface,
-            self.medium,
-            "tx",
-            self.flow,
-            self.mn_name,
-            seq,
-            sent_ns / 1e9,
-            self.size,
+        self.recorder.record(
+            now, self.node.name, self.interface, self.medium, "tx", seq, sent_ns / 1e9, self.size
         )
         self.send(packet)
         self.seq = seq + 1
@@ -162,6 +156,9 @@ class Traffic:
         self.mns = list(mns)
         # by MN index, for the sink: a packet at the CN needs its MN's name, not the MN
         self.names = [mn.name for mn in self.mns]
+        # by MN index: the recorders of the flows added (None: no such flow)
+        self.down_recorders: list[DataRecorder | None] = [None] * len(self.mns)
+        self.up_recorders: list[DataRecorder | None] = [None] * len(self.mns)
         self.flows: list[Flow] = []
         cn.sink = self.receive
         for mn in self.mns:
@@ -190,7 +187,7 @@ class Traffic:
         }
         if downlink:
             self.flows.append(
-                Flow(
+                down := Flow(
                     self.engine,
                     self.trace,
                     flow="down",
@@ -202,9 +199,10 @@ class Traffic:
                     **common,  # type: ignore[arg-type]
                 )
             )
+            self.down_recorders[index] = down.recorder
         if uplink:
             self.flows.append(
-                Flow(
+                up := Flow(
                     self.engine,
                     self.trace,
                     flow="up",
@@ -216,6 +214,7 @@ class Traffic:
                     **common,  # type: ignore[arg-type]
                 )
             )
+            self.up_recorders[index] = up.recorder
 
     def begin(self) -> None:
         for flow in self.flows:
@@ -236,6 +235,19 @@ class Traffic:
             net_drop(node, "unknown-flow", packet, None)
             return
         downlink = node is self.mns[index]
+        recorder = (self.down_recorders if downlink else self.up_recorders)[index]
+        if recorder is not None:  # the flow's recorder: the same record as trace.data's
+            recorder.record(
+                self.engine.now,
+                node.name,
+                interface,
+                "air" if downlink else "wired",
+                "rx",
+                seq,
+                sent_ns / 1e9,
+                len(packet),
+            )
+            return
         self.trace.data(
             self.engine.now,
             node.name,
