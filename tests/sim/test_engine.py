@@ -157,10 +157,10 @@ def test_a_lone_event_is_stored_as_itself_and_a_second_one_makes_a_list() -> Non
         pass
 
     engine.at(1.0, f, "a")
-    assert engine.buckets[1.0] == (f, ("a",))  # no list for a time with one event
+    assert engine.buckets[1.0] == (f, "a")  # no list for a time with one event
     engine.at(1.0, f, "b")
     engine.at(1.0, f, "c")
-    assert engine.buckets[1.0] == [(f, ("a",)), (f, ("b",)), (f, ("c",))]
+    assert engine.buckets[1.0] == [(f, "a"), (f, "b"), (f, "c")]
     assert engine.pending == 3 and engine.times == [1.0]
 
 

@@ -5,7 +5,7 @@ were scheduled, and a run is a pure function of its inputs, so the same scenario
 the same event order and therefore the same trace, byte for byte.
 
 The queue is a calendar: :attr:`Engine.buckets` maps each pending virtual time to its
-``(callback, args)`` events in scheduling order, and :attr:`Engine.times`, a binary heap
+``(callback, *args)`` events in scheduling order, and :attr:`Engine.times`, a binary heap
 (:mod:`heapq`), holds each pending time once. That is the order of a heap of ``(time,
 sequence)`` pairs, but the heap only holds distinct times, compared as plain floats: the many
 events a large run schedules at the same instant (the frames of one broadcast, the two flows
@@ -27,7 +27,10 @@ from heapq import heapify, heappop, heappush
 from typing import Any
 
 Callback = Callable[..., None]
-Event = tuple[Callback, tuple[Any, ...]]
+# An event is one tuple, ``(callback, *args)``: one object to allocate, track in the
+# collector and free per event, not a pair and its arguments (with many MNs, each object of
+# a packet in flight is a cache miss when it runs).
+Event = tuple[Any, ...]
 Entry = Event | list[Event]  # the events at one time: the only one, or several in order
 
 
@@ -49,7 +52,7 @@ class Engine:
         """Run ``callback(*args)`` at virtual ``time`` (never before :attr:`now`)."""
         if time < self.now:
             time = self.now
-        event: Event = (callback, args)
+        event: Event = (callback, *args)
         bucket = self.buckets.get(time)
         if bucket is None:
             self.buckets[time] = event
@@ -74,8 +77,8 @@ class Engine:
         order they will run (for tests and diagnostics)."""
         ordered = sorted(self.buckets.items())
         return [
-            (time, position, callback, args)
-            for position, (time, (callback, args)) in enumerate(
+            (time, position, event[0], event[1:])
+            for position, (time, event) in enumerate(
                 (time, event) for time, entry in ordered for event in _events(entry)
             )
         ]
@@ -94,11 +97,12 @@ class Engine:
             if time <= now:
                 continue
             if type(entry) is not list:
-                if dead(*entry):
+                lone: Event = entry  # type: ignore[assignment]
+                if dead(lone[0], lone[1:]):
                     removed += 1
                     del buckets[time]
                 continue
-            kept = [event for event in entry if not dead(*event)]
+            kept = [event for event in entry if not dead(event[0], event[1:])]
             if len(kept) != len(entry):
                 removed += len(entry) - len(kept)
                 if kept:
@@ -149,15 +153,15 @@ class Engine:
                     # entry, which runs next.
                     heappop(times)
                     executed += 1
-                    entry[0](*entry[1])
+                    entry[0](*entry[1:])
                     continue
                 buckets[time] = bucket = entry
                 done = 0
                 # Events the callbacks schedule at this same time join this list, after the
                 # ones already in it, and run in this loop.
-                for callback, args in bucket:
+                for event in bucket:
                     done += 1
-                    callback(*args)
+                    event[0](*event[1:])
                 executed += done
                 del buckets[time]
                 heappop(times)

@@ -217,9 +217,9 @@ class Link:
             arrive += self.rng.uniform(0.0, self.jitter)
         destination = self.destination
         if destination.tap_wired is None:  # straight to IP input: one call fewer per hop
-            event: Event = (self.deliver, (packet, meta, WIRED, self.source_mac))
+            event: Event = (self.deliver, packet, meta, WIRED, self.source_mac)
         else:
-            event = (destination.receive_wired, (packet, meta, self))
+            event = (destination.receive_wired, packet, meta, self)
         bucket: Any = engine.buckets.get(arrive)  # inline Engine.at (arrive >= now)
         if bucket is None:
             engine.buckets[arrive] = event
@@ -622,14 +622,12 @@ class AgentNode(WiredNode, AgentHost):
                 continue
             event: Event = (
                 station.radio_input,
-                (
-                    packet,
-                    meta,
-                    self.mac,
-                    link_destination,
-                    cell,
-                    station.epoch if station.cell is cell else ASSOCIATING,
-                ),
+                packet,
+                meta,
+                self.mac,
+                link_destination,
+                cell,
+                station.epoch if station.cell is cell else ASSOCIATING,
             )
             bucket: Any = buckets.get(arrive)  # inline Engine.at (arrive >= now)
             if bucket is None:
@@ -753,7 +751,12 @@ class MobileNodeHost(Node, AgentHost):
         arrive = engine.now + cell.delay
         event: Event = (
             cell.fa_receive_air,
-            (packet, meta, self.mac, link_destination, self, self.epoch),
+            packet,
+            meta,
+            self.mac,
+            link_destination,
+            self,
+            self.epoch,
         )
         bucket: Any = engine.buckets.get(arrive)  # inline Engine.at (arrive >= now)
         if bucket is None:

@@ -103,7 +103,7 @@ class Flow:
         if payload_bytes < MIN_PAYLOAD:
             raise ValueError(f"a CBR payload holds at least {MIN_PAYLOAD} bytes")
         self.layout = _datagram(payload_bytes)
-        self.tick_event: Event = (self.tick, ())  # one bound method, queued every period
+        self.tick_event: Event = (self.tick,)  # one bound method, queued every period
         # where this flow's data records go (the metrics: its log), found once
         self.recorder = trace.recorder(flow, mn.name)
         if isinstance(node, MobileNodeHost):
