@@ -310,3 +310,11 @@ def test_the_fused_reverse_tunnel_gives_the_bytes_of_the_general_path(
     ha.apply(SetMobilityBinding(home_address=HOME, care_of_addresses=(FA2,), tunnel_source=HA))
     ha.decapsulated(expected, None)
     assert ha_host.dropped[-1] == "reverse-tunnel-check"
+
+
+def test_a_binding_keeps_its_only_care_of_address_apart() -> None:
+    dp = RouterDataPlane(FakeHost(), HA.packed)
+    dp.apply(SetMobilityBinding(home_address=HOME, care_of_addresses=(FA1,), tunnel_source=HA))
+    assert dp.bindings[HOME.packed].only == FA1.packed
+    dp.apply(SetMobilityBinding(home_address=HOME, care_of_addresses=(FA1, FA2), tunnel_source=HA))
+    assert dp.bindings[HOME.packed].only is None  # bicasting: the hot paths use the tuple

@@ -207,12 +207,16 @@ class Host(Protocol):
 class Binding:
     """An HA mobility binding as the data plane sees it."""
 
-    __slots__ = ("care_of_addresses", "mode", "tunnel_source")
+    __slots__ = ("care_of_addresses", "mode", "only", "tunnel_source")
 
     def __init__(
         self, care_of_addresses: tuple[bytes, ...], tunnel_source: bytes, mode: TunnelMode
     ):
         self.care_of_addresses = care_of_addresses
+        # the care-of address when there is one only (the common case, no simultaneous
+        # bindings): the hot paths read it here, not in the tuple (another object, and a
+        # cache miss per packet with many MNs)
+        self.only = care_of_addresses[0] if len(care_of_addresses) == 1 else None
         self.tunnel_source = tunnel_source
         self.mode = mode
 
@@ -400,7 +404,12 @@ class RouterDataPlane:
             df = ((packet[6] << 8) | packet[7]) & 0x4000
             source = binding.tunnel_source
             route = self.host.route
-            for coa in binding.care_of_addresses:
+            only = binding.only
+            if only is not None:
+                header = ipv4_header(source, only, PROTO_IPIP, length, OUTER_TTL, tos, df)
+                route(b"".join((header, packet[:8], new, packet[12:])), meta)
+                return
+            for coa in binding.care_of_addresses:  # simultaneous bindings: a copy to each
                 header = ipv4_header(source, coa, PROTO_IPIP, length, OUTER_TTL, tos, df)
                 route(b"".join((header, packet[:8], new, packet[12:])), meta)
             return
@@ -453,7 +462,7 @@ class RouterDataPlane:
                     binding is not None
                     and not self.refused
                     and source not in self.uplinks
-                    and outer[12:16] in binding.care_of_addresses
+                    and (outer[12:16] == binding.only or outer[12:16] in binding.care_of_addresses)
                 ):
                     new = _TTL_WORDS.get(outer[28:32])
                     if new is not None:
