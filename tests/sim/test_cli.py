@@ -271,3 +271,44 @@ def test_bench_sim_repeats_short_runs_and_reports_the_median_one(
     calls.clear()
     assert bench_sim.measure_median(1, 1.0, min_cpu_s=1.0, max_repeats=5)["repeats"] == 5
     assert len(calls) == 5
+
+
+def test_bench_sim_rounds_run_the_series_in_turn_and_report_the_median_of_all(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mip4.bench import sim as bench_sim
+
+    calls: list[int] = []
+    cpu = {1: iter([0.5, 0.6, 0.9, 0.8, 1.2]), 1000: iter([30.0, 20.0, 10.0])}
+
+    def fake(mns: int, call_s: float) -> dict[str, object]:
+        calls.append(mns)
+        return {
+            "mns": mns,
+            "sim_s": call_s,
+            "wall_s": 1.0,
+            "cpu_s": next(cpu[mns]),
+            "events": 7,
+            "events_per_second": 7.0,
+            "moves_per_mn": 3,
+        }
+
+    monkeypatch.setattr(bench_sim, "measure", fake)
+    monkeypatch.setattr(bench_sim, "FULL", (1, 1000))
+    assert main(["bench", "sim", "--rounds", "3", "--json", "-"]) == 0
+    # Round by round, the whole series each time; within a round a short size repeats until
+    # its runs reach 1 s of CPU (0.5 + 0.6, then 0.9 + 0.8, then 1.2 alone).
+    assert calls == [1, 1, 1000, 1, 1, 1000, 1, 1000]
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    # The median of all five 1-MN runs and of the three 1000-MN runs.
+    assert [(r["mns"], r["cpu_s"], r["repeats"]) for r in runs] == [(1, 0.8, 5), (1000, 20.0, 3)]
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "x"])
+def test_bench_sim_rounds_must_be_a_positive_whole_number(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "sim", "--rounds", value])
+    assert exit_info.value.code == 2
+    assert "--rounds" in capsys.readouterr().err

@@ -25,6 +25,11 @@ scheduler and the neighbours on a shared machine, and the 10-MN run is the base 
 cost ratio; the median of several is the honest figure (the events are the same in every
 repeat: the run is deterministic).
 
+``--rounds N`` runs the whole series (1, 10, 100, 1000 MNs, with the repeats above) N times
+in turn and reports, per MN count, the run with the median CPU time of all its runs: on a
+shared machine the speed drifts over tens of seconds, and a ratio of two runs a minute
+apart takes that drift in; in turn, a slow spell falls on every size alike.
+
 ``--quick`` runs 1 and 10 MNs for a short window, once each (it checks that the bench runs;
 the figures mean nothing). ``--profile N`` prints the top N functions of a cProfile of an
 extra run of the largest case's calling window (the timed figures come from unprofiled
@@ -70,6 +75,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "mean nothing)",
     )
     parser.add_argument(
+        "--rounds",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="run the whole series N times in turn and report, per MN count, the run with "
+        "the median CPU time of all its runs (default 1; steadier ratios on a shared machine)",
+    )
+    parser.add_argument(
         "--profile",
         type=int,
         default=0,
@@ -77,6 +90,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also print the N most expensive functions of the largest run's calling window "
         "(cProfile)",
     )
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def measure(mns: int, call_s: float, profile: cProfile.Profile | None = None) -> dict[str, Any]:
@@ -122,25 +145,41 @@ def measure(mns: int, call_s: float, profile: cProfile.Profile | None = None) ->
     }
 
 
-def measure_median(
+def measure_runs(
     mns: int, call_s: float, min_cpu_s: float = MIN_CPU_S, max_repeats: int = MAX_REPEATS
-) -> dict[str, Any]:
+) -> list[dict[str, Any]]:
     """:func:`measure`, repeated while the runs' CPU time adds up to less than
-    ``min_cpu_s`` (at most ``max_repeats`` runs): the run with the median CPU time (the
-    upper one of an even count), with ``repeats``."""
+    ``min_cpu_s`` (at most ``max_repeats`` runs)."""
     runs = [measure(mns, call_s)]
     while sum(r["cpu_s"] for r in runs) < min_cpu_s and len(runs) < max_repeats:
         runs.append(measure(mns, call_s))
+    return runs
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median CPU time (the upper one of an even count), with ``repeats``,
+    the number of runs it was chosen from."""
     assert len({r["events"] for r in runs}) == 1  # deterministic: the same work every time
     median = dict(sorted(runs, key=lambda r: float(r["cpu_s"]))[len(runs) // 2])
     median["repeats"] = len(runs)
     return median
 
 
+def measure_median(
+    mns: int, call_s: float, min_cpu_s: float = MIN_CPU_S, max_repeats: int = MAX_REPEATS
+) -> dict[str, Any]:
+    """:func:`median_run` of :func:`measure_runs`."""
+    return median_run(measure_runs(mns, call_s, min_cpu_s, max_repeats))
+
+
 def run(args: argparse.Namespace) -> int:
     sizes, call_s = (QUICK, QUICK_CALL_S) if args.quick else (FULL, CALL_S)
     repeats = 1 if args.quick else MAX_REPEATS  # the quick figures mean nothing anyway
-    runs = [measure_median(mns, call_s, max_repeats=repeats) for mns in sizes]
+    collected: dict[int, list[dict[str, Any]]] = {mns: [] for mns in sizes}
+    for _ in range(args.rounds):  # whole series in turn: a slow spell hits every size
+        for mns in sizes:
+            collected[mns] += measure_runs(mns, call_s, max_repeats=repeats)
+    runs = [median_run(collected[mns]) for mns in sizes]
     profile = None
     if args.profile:  # a separate run: profiling must not distort the timed figures
         profile = cProfile.Profile()
