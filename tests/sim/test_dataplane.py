@@ -205,19 +205,23 @@ def test_proxy_arp() -> None:
     assert not dp.answers_arp("wlan0", FA1.packed)
 
 
-def general_delivery(outer: bytes) -> bytes | None:
-    """What an FA delivers to a visitor, step by step: decapsulation, then the TTL rewrite."""
-    inner = decapsulate_packet(outer)
-    return None if inner is None else decrement_ttl(inner)
-
-
-@given(
+# (payload, TTL, TOS, DF, whether the TTL word is memoised already) of a user packet
+any_packet = given(
     st.binary(min_size=0, max_size=60),
     st.integers(1, 255),
     st.integers(0, 255),
     st.sampled_from([0, 0x4000]),
     st.booleans(),
 )
+
+
+def general_delivery(outer: bytes) -> bytes | None:
+    """What an FA delivers to a visitor, step by step: decapsulation, then the TTL rewrite."""
+    inner = decapsulate_packet(outer)
+    return None if inner is None else decrement_ttl(inner)
+
+
+@any_packet
 def test_the_fused_fast_paths_give_the_bytes_of_the_general_ones(
     payload: bytes, ttl: int, tos: int, df: int, memoised: bool
 ) -> None:
@@ -262,13 +266,7 @@ def test_the_fa_fast_path_leaves_what_it_cannot_handle_to_the_general_one() -> N
     assert not host.delivered and len(dp.buffers[HOME.packed].packets) == 1
 
 
-@given(
-    st.binary(min_size=0, max_size=60),
-    st.integers(1, 255),
-    st.integers(0, 255),
-    st.sampled_from([0, 0x4000]),
-    st.booleans(),
-)
+@any_packet
 def test_the_fused_reverse_tunnel_gives_the_bytes_of_the_general_path(
     payload: bytes, ttl: int, tos: int, df: int, memoised: bool
 ) -> None:
