@@ -295,7 +295,7 @@ def test_bench_sim_rounds_run_the_series_in_turn_and_report_the_median_of_all(
 
     monkeypatch.setattr(bench_sim, "measure", fake)
     monkeypatch.setattr(bench_sim, "FULL", (1, 1000))
-    assert main(["bench", "sim", "--rounds", "3", "--json", "-"]) == 0
+    assert main(["bench", "sim", "--json", "-"]) == 0  # three rounds by default
     # Round by round, the whole series each time; within a round a short size repeats until
     # its runs reach 1 s of CPU (0.5 + 0.6, then 0.9 + 0.8, then 1.2 alone).
     assert calls == [1, 1, 1000, 1, 1, 1000, 1, 1000]

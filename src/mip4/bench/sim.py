@@ -25,10 +25,12 @@ scheduler and the neighbours on a shared machine, and the 10-MN run is the base 
 cost ratio; the median of several is the honest figure (the events are the same in every
 repeat: the run is deterministic).
 
-``--rounds N`` runs the whole series (1, 10, 100, 1000 MNs, with the repeats above) N times
-in turn and reports, per MN count, the run with the median CPU time of all its runs: on a
-shared machine the speed drifts over tens of seconds, and a ratio of two runs a minute
-apart takes that drift in; in turn, a slow spell falls on every size alike.
+The whole series (1, 10, 100, 1000 MNs, with the repeats above) runs ``--rounds`` times in
+turn (``DEFAULT_ROUNDS``, 3: about 3.5 minutes here), and each MN count reports the run with
+the median CPU time of all its runs: on a shared machine the speed drifts by 10-15% over tens
+of seconds, and the ratio of two single runs a minute apart takes that drift in (single
+series here gave 1.02x to 1.81x for the same code); in turn, a slow spell falls on every
+size alike. ``--rounds 1`` is the quick look.
 
 ``--quick`` runs 1 and 10 MNs for a short window, once each (it checks that the bench runs;
 the figures mean nothing). ``--profile N`` prints the top N functions of a cProfile of an
@@ -60,6 +62,7 @@ QUICK = (1, 10)
 QUICK_CALL_S = 1.0
 MIN_CPU_S = 1.0  # a shorter timed window is repeated (see the module docstring)
 MAX_REPEATS = 9
+DEFAULT_ROUNDS = 3  # see the module docstring
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,10 +80,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rounds",
         type=_positive,
-        default=1,
+        default=DEFAULT_ROUNDS,
         metavar="N",
         help="run the whole series N times in turn and report, per MN count, the run with "
-        "the median CPU time of all its runs (default 1; steadier ratios on a shared machine)",
+        f"the median CPU time of all its runs (default {DEFAULT_ROUNDS}: steady ratios on a "
+        "shared machine; 1 for a quick look)",
     )
     parser.add_argument(
         "--profile",
@@ -176,7 +180,8 @@ def run(args: argparse.Namespace) -> int:
     sizes, call_s = (QUICK, QUICK_CALL_S) if args.quick else (FULL, CALL_S)
     repeats = 1 if args.quick else MAX_REPEATS  # the quick figures mean nothing anyway
     collected: dict[int, list[dict[str, Any]]] = {mns: [] for mns in sizes}
-    for _ in range(args.rounds):  # whole series in turn: a slow spell hits every size
+    rounds = 1 if args.quick else args.rounds
+    for _ in range(rounds):  # whole series in turn: a slow spell hits every size
         for mns in sizes:
             collected[mns] += measure_runs(mns, call_s, max_repeats=repeats)
     runs = [median_run(collected[mns]) for mns in sizes]
