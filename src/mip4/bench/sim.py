@@ -26,7 +26,7 @@ cost ratio; the median of several is the honest figure (the events are the same 
 repeat: the run is deterministic).
 
 The whole series (1, 10, 100, 1000 MNs, with the repeats above) runs ``--rounds`` times in
-turn (``DEFAULT_ROUNDS``, 3: about 3.5 minutes here), and each MN count reports the run with
+turn (``DEFAULT_ROUNDS``, 3: about a minute here), and each MN count reports the run with
 the median CPU time of all its runs: on a shared machine the speed drifts by 10-15% over tens
 of seconds, and the ratio of two single runs a minute apart takes that drift in (single
 series here gave 1.02x to 1.81x for the same code); in turn, a slow spell falls on every
