@@ -252,11 +252,7 @@ class Metrics:
         sent: float,
         size: int,
     ) -> None:
-        logs = self._logs.get(flow)
-        log = None if logs is None else logs.get(mn)
-        if log is None:
-            log = self.recorder(flow, mn)
-        log.record(time, node, interface, medium, direction, seq, sent, size)
+        self.recorder(flow, mn).record(time, node, interface, medium, direction, seq, sent, size)
 
     def recorder(self, flow: str, mn: str) -> FlowLog:
         """The log of ``flow`` of ``mn`` (made on first use), which records its ``data``

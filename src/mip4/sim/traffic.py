@@ -235,27 +235,18 @@ class Traffic:
             net_drop(node, "unknown-flow", packet, None)
             return
         downlink = node is self.mns[index]
-        recorder = (self.down_recorders if downlink else self.up_recorders)[index]
-        if recorder is not None:  # the flow's recorder: the same record as trace.data's
-            recorder.record(
-                self.engine.now,
-                node.name,
-                interface,
-                "air" if downlink else "wired",
-                "rx",
-                seq,
-                sent_ns / 1e9,
-                len(packet),
+        recorders = self.down_recorders if downlink else self.up_recorders
+        recorder = recorders[index]
+        if recorder is None:  # a flow this traffic did not add: made on first use
+            recorder = recorders[index] = self.trace.recorder(
+                "down" if downlink else "up", self.names[index]
             )
-            return
-        self.trace.data(
+        recorder.record(
             self.engine.now,
             node.name,
             interface,
             "air" if downlink else "wired",
             "rx",
-            "down" if downlink else "up",
-            self.names[index],
             seq,
             sent_ns / 1e9,
             len(packet),
