@@ -98,7 +98,7 @@ def _add_experiments(commands: argparse._SubParsersAction[argparse.ArgumentParse
     compare.set_defaults(handler=command.run_compare)
     sweep = commands.add_parser(
         "sweep",
-        help="a grid over scenario keys, methods and seeds: tidy CSV and plots with 95% CIs",
+        help="a grid over scenario keys, methods and seeds: tidy CSV and plots with 95%% CIs",
         description="Run a grid of simulations (--param key=v1,v2,... repeatable) in parallel "
         "on local processes or a Dask cluster; write a tidy CSV (one row per run and "
         "handoff), resumable, and line plots with 95% confidence intervals.",

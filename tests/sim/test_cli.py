@@ -205,6 +205,24 @@ def test_method_help_names_every_available_method(capsys: pytest.CaptureFixture[
     assert "later" not in help_text
 
 
+def test_help_of_the_command_and_of_every_subcommand_prints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """argparse formats help text with %: a stray one (as in "95% CIs") crashed ``mip4 --help``."""
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    top = capsys.readouterr().out
+    commands = ("decode", "bench", "simulate", "compare", "sweep", "scenarios", "validate")
+    commands += ("agent", "trigger", "status", "lab")
+    for command in commands:
+        assert command in top
+        with pytest.raises(SystemExit) as exited:
+            main([command, "--help"])
+        assert exited.value.code == 0, command
+        assert capsys.readouterr().out.startswith(f"usage: mip4 {command}")
+
+
 def test_bench_help_describes_every_bench(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["bench", "--help"])
