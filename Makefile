@@ -13,11 +13,14 @@ $(BIN)/python:
 
 # the demo needs only the package (the test extra adds the lab's NetfilterQueue, which
 # builds from source against libnetfilter-queue-dev: .ci/run installs it)
-$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+# setup.py builds the optional C module (HMAC-MD5 over OpenSSL): a changed source rebuilds it
+BUILD_INPUTS := pyproject.toml setup.py src/mip4/wire/_accel.c
+
+$(DEMO_STAMP): $(BUILD_INPUTS) | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $(DEMO_STAMP)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): $(BUILD_INPUTS) | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP) $(DEMO_STAMP)
 

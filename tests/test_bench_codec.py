@@ -18,6 +18,7 @@ from mip4.cli import main
 from mip4.samples import MN_HA_KEY, sample_frames
 from mip4.wire.auth import hmac_md5, mac_input, verify
 from mip4.wire.extensions import AuthenticationExtension, MobileHomeAuthentication
+from mip4.wire.hmac_md5 import ACCELERATED
 from mip4.wire.messages import decode_control_message
 from mip4.wire.registration import RegistrationRequest
 
@@ -25,14 +26,16 @@ NAMES = ["registration_request_mn_ha", "handoff_request_fa_fa_lla", "agent_adver
 
 
 def check_shape(result: dict[str, object]) -> None:
-    # The documented keys, in order, then the like-for-like parse figures.
+    # The documented keys, in order, then the like-for-like parse figures and which HMAC ran.
     assert list(result) == [
         "messages",
         "scapy_decode_per_second",
         "decode_ratio_vs_scapy",
         "registration_request_parse_per_second",
         "parse_ratio_vs_scapy",
+        "hmac_md5",
     ]
+    assert result["hmac_md5"] == ("c" if ACCELERATED else "python")
     messages = result["messages"]
     assert isinstance(messages, list)
     assert [m["name"] for m in messages] == NAMES

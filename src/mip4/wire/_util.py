@@ -26,13 +26,16 @@ _BUILDERS: dict[type, Callable[..., Any]] = {}
 def decoded_builder(cls: type[_T]) -> Callable[..., _T]:
     """A constructor for decoders: ``builder(*values)`` makes an instance of the frozen,
     slotted dataclass ``cls`` from the values of *all* its fields, in declaration order
-    (``init=False`` ones included), writing each slot through its descriptor.
+    (``init=False`` ones included).
 
     The generated ``__init__`` of a frozen dataclass sets every field through
     ``object.__setattr__`` (the class's own ``__setattr__`` refuses): about 1.7 us for a
-    Registration Request against 0.5 us this way, the largest single cost of decoding one.
-    Only for values a decoder has already checked: ``__init__`` has no other logic in these
-    classes (none defines ``__post_init__``, which this would skip, so it is refused).
+    Registration Request, the largest single cost of decoding one. The builder instead fills
+    the slots of a *twin* (see :func:`_twin`) with plain stores and then gives the object
+    its real class: 0.2 us. Where no twin fits, it writes each slot through its descriptor
+    (0.45 us). Only for values a decoder has already checked: ``__init__`` has no other
+    logic in these classes (none defines ``__post_init__``, which this would skip, so it is
+    refused).
     """
     builder: Callable[..., _T] | None = _BUILDERS.get(cls)
     if builder is None:
@@ -46,19 +49,62 @@ def _make_builder(cls: type[_T]) -> Callable[..., _T]:
     if hasattr(cls, "__post_init__"):
         raise TypeError(f"{cls.__name__} has a __post_init__ that the builder would skip")
     names = [f.name for f in dataclasses.fields(cls)]
-    scope: dict[str, Any] = {"new": object.__new__, "cls": cls}
-    lines = []
-    for i, name in enumerate(names):
+    for name in names:
         slot: Any = next((vars(k)[name] for k in cls.__mro__ if name in vars(k)), None)
         if type(slot) is not _MEMBER_DESCRIPTOR:
             raise TypeError(f"{cls.__name__}.{name} is not a slot")
-        scope[f"set{i}"] = slot.__set__
-        lines.append(f"    set{i}(obj, v{i})")
     arguments = ", ".join(f"v{i}" for i in range(len(names)))
-    source = f"def build({arguments}):\n    obj = new(cls)\n" + "\n".join(lines)
+    twin = _twin(cls)
+    scope: dict[str, Any] = {"new": object.__new__, "cls": cls, "twin": twin}
+    if twin is not None:
+        body = [f"    obj.{name} = v{i}" for i, name in enumerate(names)]
+        body.append("    obj.__class__ = cls")
+        source = f"def build({arguments}):\n    obj = new(twin)\n" + "\n".join(body)
+    else:
+        for i, name in enumerate(names):
+            slot = next(vars(k)[name] for k in cls.__mro__ if name in vars(k))
+            scope[f"set{i}"] = slot.__set__
+        body = [f"    set{i}(obj, v{i})" for i in range(len(names))]
+        source = f"def build({arguments}):\n    obj = new(cls)\n" + "\n".join(body)
     exec(source + "\n    return obj\n", scope)  # unrolled, as dataclasses builds __init__
     builder: Callable[..., _T] = scope["build"]
     return builder
+
+
+def slot_twin(cls: type) -> type:
+    """The twin of ``cls`` (see :func:`_twin`) for a decoder that fills one inline:
+    ``obj = object.__new__(twin)``, plain stores of every field, then
+    ``obj.__class__ = cls``. Raises :class:`TypeError` where the layout has none."""
+    twin = _twin(cls)
+    if twin is None:
+        raise TypeError(f"{cls.__name__} has no plain twin of its layout")
+    return twin
+
+
+def _twin(cls: type) -> type | None:
+    """A plain class with the memory layout of ``cls``, or None if none can be made.
+
+    Its instances take attribute stores at the interpreter's fast slot-store speed (``cls``
+    has a ``__setattr__`` that refuses them: it is frozen), and CPython lets an object
+    change between two classes of one layout by ``__class__`` assignment. The twin needs
+    ``cls``'s slots, in order, on the same base; so it exists when every slot of ``cls`` is
+    defined by one class of its MRO (whose base has none) and its subclasses add none. The
+    assignment is tried once here, so a layout CPython refuses falls back to descriptors.
+    """
+    owners = [k for k in cls.__mro__ if vars(k).get("__slots__")]
+    if len(owners) != 1 or any(vars(k).get("__dict__") for k in cls.__mro__[:-1]):
+        return None
+    owner = owners[0]
+    if owner.__base__ is not object:
+        return None
+    slots = tuple(vars(owner)["__slots__"])
+    twin = type(f"_{cls.__name__}Twin", (object,), {"__slots__": slots})
+    probe: Any = object.__new__(twin)
+    try:
+        probe.__class__ = cls
+    except TypeError:
+        return None
+    return twin
 
 
 _IPV4_CACHE_SIZE = 4096
