@@ -6,6 +6,8 @@ import dataclasses
 from ipaddress import IPv4Address
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mip4 import samples
 from mip4.wire._util import decoded_builder
@@ -155,3 +157,85 @@ def test_authenticators_decode_alike_alone_and_among_others(ext_type: int) -> No
     assert lone == padded[1:]
     assert isinstance(lone[0], _AUTH_CLASSES[ext_type])
     assert (lone[0].spi, lone[0].authenticator) == (0x100, bytes(range(16)))  # type: ignore[union-attr]
+
+
+# --- the twin: a plain class of the same layout, filled, then given the real class --------
+
+
+def test_decoded_objects_have_the_real_class_and_stay_frozen() -> None:
+    from mip4.bench.codec import registration_request_case
+    from mip4.wire.extensions import decode_extensions
+
+    message = decode_control_message(registration_request_case().data)
+    assert type(message) is RegistrationRequest
+    (ext,) = decode_extensions(bytes([32, 20, 0, 0, 1, 0]) + bytes(16), 0)
+    assert type(ext) is MobileHomeAuthentication
+    regional = decoded_builder(RegionalRegistrationRequest)(
+        0, 1, *(IPv4Address("198.18.0.1"),) * 3, 2, (), None
+    )
+    assert type(regional) is RegionalRegistrationRequest  # a subclass shares its base's twin
+    for obj, name in ((message, "lifetime"), (ext, "spi"), (regional, "lifetime")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, name, 0)
+
+
+def test_a_layout_without_a_twin_is_built_through_the_descriptors() -> None:
+    """Slots defined at two levels of the hierarchy have no twin (CPython would refuse the
+    ``__class__`` assignment): the builder falls back to the slot descriptors."""
+    from mip4.wire import _util
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Base:
+        a: int
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Derived(Base):
+        b: int
+
+    assert _util._twin(Derived) is None
+    with pytest.raises(TypeError, match="no plain twin"):
+        _util.slot_twin(Derived)
+    assert _util._twin(Base) is not None
+    built = decoded_builder(Derived)(1, 2)
+    assert type(built) is Derived and built == Derived(1, 2)
+
+
+@given(
+    fixed=st.binary(min_size=23, max_size=23),
+    ext_type=st.sampled_from([32, 33, 34, 36, 0, 130]),
+    length=st.integers(0, 40),
+    body=st.binary(max_size=44),
+)
+def test_the_request_fast_path_decodes_as_the_general_extension_decoder(
+    fixed: bytes, ext_type: int, length: int, body: bytes
+) -> None:
+    """A Registration Request's fixed part and a lone authenticator's header are read in one
+    unpack; whatever follows the fixed part, the extensions (or the error) are exactly
+    those of decode_extensions on the same bytes."""
+    from mip4.wire.errors import DecodeError
+    from mip4.wire.extensions import decode_extensions
+
+    data = bytes([1, fixed[0] & ~0x05]) + fixed[1:] + bytes([ext_type, length]) + body
+    try:
+        expected = decode_extensions(data, 24)
+    except DecodeError as exc:
+        with pytest.raises(type(exc)) as caught:
+            RegistrationRequest.decode(data)
+        assert (caught.value.field, caught.value.offset) == (exc.field, exc.offset)
+        return
+    message = RegistrationRequest.decode(data)
+    assert message.extensions == expected
+    assert [type(e) for e in message.extensions] == [type(e) for e in expected]
+    assert message.encode() == data and message._wire == data
+
+
+def test_a_reserved_flag_is_reported_before_a_bad_extension() -> None:
+    """The order of checks is the fixed part's first: an FA answers a reserved flag with 70
+    (RFC 5944 §3.7.2.1), whatever follows it."""
+    from mip4.wire.errors import ReservedValueError
+
+    for tail in (bytes([5]), bytes([32, 20, 0, 0, 1, 0]) + bytes(10), bytes([32, 20]) + bytes(20)):
+        data = bytes([1, 0x04]) + bytes(22) + tail
+        with pytest.raises(ReservedValueError) as caught:
+            RegistrationRequest.decode(data)
+        assert caught.value.field == "flags.r"

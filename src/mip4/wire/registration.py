@@ -248,27 +248,26 @@ class RegistrationRequest:
         if size >= _REQUEST_AND_AUTH_HEADER_SIZE:
             # One unpack for the fixed part and the header of what follows it: in the usual
             # layout, one MN-HA/MN-FA/FA-HA authenticator (Type, Length, SPI) that fills
-            # the rest of the message (RFC 5944 §3.2). Anything else, malformed included,
-            # goes to decode_extensions, which names what is wrong.
+            # the rest of the message (RFC 5944 §3.2).
             _, flags, lifetime, home, agent, coa, ident, ext_type, length, spi = (
                 _unpack_request_and_auth_header(data)
             )
-            auth_cls = _AUTH_CLASSES.get(ext_type)
-            if auth_cls is not None and _REQUEST_SIZE + 2 + length == size:
-                # Built in place, as the lone-authenticator path of decode_extensions does.
-                auth: Any = _new(_AUTH_TWIN)
-                auth.spi = spi
-                auth.authenticator = data[_REQUEST_AND_AUTH_HEADER_SIZE:]
-                auth.__class__ = auth_cls
-                extensions: tuple[ControlExtension, ...] = (auth,)
-            else:
-                extensions = decode_extensions(data, _REQUEST_SIZE)
         else:
             _, flags, lifetime, home, agent, coa, ident = _unpack_request(data)
-            extensions = decode_extensions(data, _REQUEST_SIZE)
+            ext_type = length = spi = 0  # no room for an authenticator
         if flags & _RESERVED_REQUEST_FLAGS:
             bit = "r" if flags & RegistrationFlags.r else "x"
             raise ReservedValueError(f"reserved flag {bit} is set", field=f"flags.{bit}", offset=1)
+        auth_cls = _AUTH_CLASSES.get(ext_type)
+        if auth_cls is not None and _REQUEST_SIZE + 2 + length == size:
+            # Built in place, as the lone-authenticator path of decode_extensions does.
+            auth: Any = _new(_AUTH_TWIN)
+            auth.spi = spi
+            auth.authenticator = data[_REQUEST_AND_AUTH_HEADER_SIZE:]
+            auth.__class__ = auth_cls
+            extensions: tuple[ControlExtension, ...] = (auth,)
+        else:  # any other layout, malformed included: the general decoder names what is wrong
+            extensions = decode_extensions(data, _REQUEST_SIZE)
         # Filled in place through its twin (decoded_builder explains why), one call fewer.
         message: Any = _new(_REQUEST_TWIN)
         message.flags = _FLAGS_BY_BYTE[flags]
