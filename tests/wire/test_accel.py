@@ -128,3 +128,63 @@ def test_verify_of_decoded_messages_is_the_same_on_either(
             if last >= 0 and isinstance(other.extensions[last], cls):
                 assert auth.verify(other, last, key) is False, f"bit {bit}"
     assert all(type(mac) is implementation() for mac in auth._PADS.values())
+
+
+def _slot_builder() -> type[Any]:
+    _accelerated()  # skips (or fails in CI) the same way when the module is missing
+    from mip4.wire._accel import SlotBuilder
+
+    return SlotBuilder
+
+
+def test_decoders_build_through_the_c_slot_builder_when_built() -> None:
+    from mip4.wire import _util
+    from mip4.wire.registration import RegistrationRequest
+
+    cls = _slot_builder()
+    assert _util._SlotBuilder is cls
+    assert type(_util.decoded_builder(RegistrationRequest)) is cls
+
+
+def test_the_slot_builder_fills_slots_by_name_and_refuses_what_it_cannot_build() -> None:
+    import dataclasses
+
+    slot_builder = _slot_builder()
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Pair:
+        left: object
+        right: object
+
+    build = slot_builder(Pair, ("right", "left"))  # the order of the names, not of the class
+    pair = build(1, [2])
+    assert type(pair) is Pair and pair == Pair(left=[2], right=1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        pair.left = 0  # type: ignore[misc]
+    with pytest.raises(TypeError, match="needs 2 values, got 1"):
+        build(1)
+    with pytest.raises(TypeError, match="positional values only"):
+        build(1, right=2)
+    with pytest.raises(TypeError, match="'middle' is not an object slot of"):
+        slot_builder(Pair, ("left", "middle"))
+    with pytest.raises(TypeError, match="'left' named twice"):
+        slot_builder(Pair, ("left", "left"))
+    with pytest.raises(TypeError, match="is not an object slot"):
+        slot_builder(Pair, ("__init__",))  # a class attribute, not a slot
+    for builtin in (int, dict, object, type("SubDict", (dict,), {})):
+        with pytest.raises(TypeError, match="cannot be built slot by slot"):
+            slot_builder(builtin, ())
+    # Nothing leaks: a builder keeps its class alive, and lets it go with itself.
+    import gc
+    import weakref
+
+    @dataclasses.dataclass(frozen=True, slots=True, weakref_slot=True)
+    class Lone:
+        value: object
+
+    ref = weakref.ref(Lone)
+    made = slot_builder(Lone, ("value",))
+    assert made(5).value == 5
+    del Lone, made
+    gc.collect()
+    assert ref() is None

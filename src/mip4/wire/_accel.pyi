@@ -1,4 +1,5 @@
-# Stub of the optional C module src/mip4/wire/_accel.c (see mip4.wire.hmac_md5).
+# Stub of the optional C module src/mip4/wire/_accel.c (see mip4.wire.hmac_md5 and _util).
+from typing import Any
 
 class HmacMd5:
     """HMAC-MD5 (RFC 2104) under one key, its pads precomputed."""
@@ -6,3 +7,9 @@ class HmacMd5:
     def __init__(self, key: bytes) -> None: ...
     def digest(self, data: bytes, /) -> bytes: ...
     def verify_trailing(self, data: bytes, /) -> bool: ...
+
+class SlotBuilder:
+    """``SlotBuilder(cls, names)(*values)``: a new ``cls``, each value in its named slot."""
+
+    def __init__(self, cls: type, names: tuple[str, ...]) -> None: ...
+    def __call__(self, *values: object) -> Any: ...

@@ -26,7 +26,7 @@ from ipaddress import IPv4Address
 from typing import ClassVar, TypeVar
 
 from mip4.errors import LocalUsageError
-from mip4.wire._util import decoded_builder, ipv4, slot_twin
+from mip4.wire._util import decoded_builder, ipv4
 from mip4.wire.errors import (
     AuthenticatorLengthError,
     LengthError,
@@ -422,13 +422,6 @@ _AUTH_BUILDERS: dict[int, Callable[[int, bytes], ControlExtension]] = {
     MobileForeignAuthentication.TYPE: decoded_builder(MobileForeignAuthentication),
     ForeignHomeAuthentication.TYPE: decoded_builder(ForeignHomeAuthentication),
 }
-
-# The same three, for decoders that build one in place through the shared twin.
-_AUTH_CLASSES: dict[int, type[ControlExtension]] = {
-    cls.TYPE: cls
-    for cls in (MobileHomeAuthentication, MobileForeignAuthentication, ForeignHomeAuthentication)
-}
-_AUTH_TWIN = slot_twin(_Authentication)
 
 # Types below 128 this codec decodes with the Type | Length layout (36 has its own path).
 _KNOWN_NON_SKIPPABLE = frozenset((*_AUTH_BUILDERS, ControlExtensionType.GFA_IP_ADDRESS))

@@ -12,20 +12,19 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
-from typing import Any, ClassVar, Self
+from typing import ClassVar, Self
 
 from mip4.wire._util import (
+    _BUILDERS,
     cached_ipv4,
     decoded_builder,
     flag_dict,
     ipv4,
     need_layout,
-    slot_twin,
 )
 from mip4.wire.errors import ReservedValueError, ValueDecodeError
 from mip4.wire.extensions import (
-    _AUTH_CLASSES,
-    _AUTH_TWIN,
+    _AUTH_BUILDERS,
     ControlExtension,
     decode_extensions,
     encode_extensions,
@@ -258,29 +257,25 @@ class RegistrationRequest:
         if flags & _RESERVED_REQUEST_FLAGS:
             bit = "r" if flags & RegistrationFlags.r else "x"
             raise ReservedValueError(f"reserved flag {bit} is set", field=f"flags.{bit}", offset=1)
-        auth_cls = _AUTH_CLASSES.get(ext_type)
-        if auth_cls is not None and _REQUEST_SIZE + 2 + length == size:
-            # Built in place, as the lone-authenticator path of decode_extensions does.
-            auth: Any = _new(_AUTH_TWIN)
-            auth.spi = spi
-            auth.authenticator = data[_REQUEST_AND_AUTH_HEADER_SIZE:]
-            auth.__class__ = auth_cls
-            extensions: tuple[ControlExtension, ...] = (auth,)
+        auth_build = _AUTH_BUILDERS.get(ext_type)
+        if auth_build is not None and _REQUEST_SIZE + 2 + length == size:
+            # The lone authenticator, built as decode_extensions builds one.
+            extensions: tuple[ControlExtension, ...] = (
+                auth_build(spi, data[_REQUEST_AND_AUTH_HEADER_SIZE:]),
+            )
         else:  # any other layout, malformed included: the general decoder names what is wrong
             extensions = decode_extensions(data, _REQUEST_SIZE)
-        # Filled in place through its twin (decoded_builder explains why), one call fewer.
-        message: Any = _new(_REQUEST_TWIN)
-        message.flags = _FLAGS_BY_BYTE[flags]
-        message.lifetime = lifetime
-        message.home_address = cached_ipv4(home) or ipv4(home)
-        message.home_agent = cached_ipv4(agent) or ipv4(agent)
-        message.care_of_address = cached_ipv4(coa) or ipv4(coa)
-        message.identification = ident
-        message.extensions = extensions
-        message._wire = data if type(data) is bytes else None
-        message.__class__ = cls
-        decoded: Self = message
-        return decoded
+        build: Callable[..., Self] = _BUILDERS.get(cls) or decoded_builder(cls)
+        return build(
+            _FLAGS_BY_BYTE[flags],
+            lifetime,
+            cached_ipv4(home) or ipv4(home),
+            cached_ipv4(agent) or ipv4(agent),
+            cached_ipv4(coa) or ipv4(coa),
+            ident,
+            extensions,
+            data if type(data) is bytes else None,  # _wire
+        )
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -294,10 +289,6 @@ class RegistrationRequest:
             "identification": self.identification,
             "extensions": [ext.to_dict() for ext in self.extensions],
         }
-
-
-_REQUEST_TWIN = slot_twin(RegistrationRequest)
-_new = object.__new__
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
