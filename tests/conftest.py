@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import NoReturn
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -24,20 +25,22 @@ settings.register_profile(
 settings.load_profile("ci" if IN_CI else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
+def skip_or_fail(message: str) -> NoReturn:
+    """Skip the test with ``message``, or fail it when ``CI=true`` (CI has everything)."""
+    if IN_CI:
+        pytest.fail(f"{message}; CI=true, so this is a failure, not a skip")
+    pytest.skip(message)
+
+
 def require_tool(name: str) -> str:
     """Path of ``name`` on PATH; skip the test without it, or fail when ``CI=true``."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed (.ci/run installs it)"
-        if IN_CI:
-            pytest.fail(f"{message}; CI=true, so this is a failure, not a skip")
-        pytest.skip(message)
+        skip_or_fail(f"{name} is not installed (.ci/run installs it)")
     return path
 
 
 def require_root(reason: str) -> None:
     """Skip unless running as root (fail in CI, which always runs as root)."""
     if os.geteuid() != 0:
-        if IN_CI:
-            pytest.fail(f"needs root: {reason}; CI=true, so this is a failure, not a skip")
-        pytest.skip(f"needs root: {reason}")
+        skip_or_fail(f"needs root: {reason}")

@@ -137,6 +137,16 @@ HmacMd5_verify_trailing(HmacMd5Object *self, PyObject *arg)
     return PyBool_FromLong(equal);
 }
 
+static void
+HmacMd5_dealloc(HmacMd5Object *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    OPENSSL_cleanse(&self->inner, sizeof self->inner); /* the pads are the key's */
+    OPENSSL_cleanse(&self->outer, sizeof self->outer);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
 static PyMethodDef HmacMd5_methods[] = {
     {"digest", (PyCFunction)HmacMd5_digest, METH_O,
      "digest(data) -> bytes: the HMAC-MD5 of data under this key."},
@@ -150,6 +160,7 @@ static PyType_Slot HmacMd5_slots[] = {
     {Py_tp_doc, "HmacMd5(key): HMAC-MD5 (RFC 2104) under one key, its pads precomputed."},
     {Py_tp_init, HmacMd5_init},
     {Py_tp_new, PyType_GenericNew},
+    {Py_tp_dealloc, HmacMd5_dealloc},
     {Py_tp_methods, HmacMd5_methods},
     {0, NULL},
 };
