@@ -56,10 +56,12 @@ def _make_builder(cls: type[_T], *, accelerated: bool = True) -> Callable[..., _
     if hasattr(cls, "__post_init__"):
         raise TypeError(f"{cls.__name__} has a __post_init__ that the builder would skip")
     names = [f.name for f in dataclasses.fields(cls)]
+    slots: list[Any] = []
     for name in names:
-        slot: Any = next((vars(k)[name] for k in cls.__mro__ if name in vars(k)), None)
+        slot = next((vars(k)[name] for k in cls.__mro__ if name in vars(k)), None)
         if type(slot) is not _MEMBER_DESCRIPTOR:
             raise TypeError(f"{cls.__name__}.{name} is not a slot")
+        slots.append(slot)
     if _SlotBuilder is not None and accelerated:
         c_builder: Callable[..., _T] = _SlotBuilder(cls, tuple(names))
         return c_builder
@@ -71,9 +73,7 @@ def _make_builder(cls: type[_T], *, accelerated: bool = True) -> Callable[..., _
         body.append("    obj.__class__ = cls")
         source = f"def build({arguments}):\n    obj = new(twin)\n" + "\n".join(body)
     else:
-        for i, name in enumerate(names):
-            slot = next(vars(k)[name] for k in cls.__mro__ if name in vars(k))
-            scope[f"set{i}"] = slot.__set__
+        scope.update((f"set{i}", slot.__set__) for i, slot in enumerate(slots))
         body = [f"    set{i}(obj, v{i})" for i in range(len(names))]
         source = f"def build({arguments}):\n    obj = new(cls)\n" + "\n".join(body)
     exec(source + "\n    return obj\n", scope)  # unrolled, as dataclasses builds __init__

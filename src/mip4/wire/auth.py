@@ -28,9 +28,9 @@ from mip4.wire.extensions import (
     GeneralizedAuthentication,
     encode_extensions,
 )
-from mip4.wire.hmac_md5 import HmacMd5
+from mip4.wire.hmac_md5 import MAC_LENGTH, HmacMd5
 
-HMAC_MD5_LENGTH = 16  # bytes of an HMAC-MD5 authenticator (RFC 2104, RFC 5944 §3.5.1)
+HMAC_MD5_LENGTH = MAC_LENGTH  # bytes of an HMAC-MD5 authenticator (RFC 2104, RFC 5944 §3.5.1)
 RESERVED_SPI_MAX = 255  # SPIs 0-255 are reserved (RFC 5944 §1.6)
 
 
