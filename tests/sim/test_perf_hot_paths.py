@@ -17,33 +17,41 @@ from mip4.sim.trace import Trace
 from mip4.sim.traffic import _UDP, MIN_PAYLOAD, PAYLOAD_HEADER, Flow
 from mip4.wire.ip import PROTO_UDP
 
+CN_ADDRESS = IPv4Address("198.18.0.1")
+MN_ADDRESS = IPv4Address("198.18.16.16")
 
-@pytest.mark.parametrize("payload_bytes", [MIN_PAYLOAD, 160, 1400])
-def test_a_cbr_datagram_is_its_headers_payload_header_and_zeros(payload_bytes: int) -> None:
-    engine = Engine()
+
+def _cbr_flow(engine: Engine, trace: Trace, payload_bytes: int, **timing: float) -> Flow:
+    """A downlink CBR flow from a CN to one MN, every 20 ms (``start`` and ``stop`` given)."""
     net = Network(engine, Trace())
-    cn = CorrespondentNode(net, "CN", IPv4Address("198.18.0.1"), b"\x02\x00\x00\x00\x00\x01")
-    mn = MobileNodeHost(net, "MN1", IPv4Address("198.18.16.16"), b"\x02\x00\x00\x00\x00\x02")
-    sent: list[bytes] = []
-    flow = Flow(
+    cn = CorrespondentNode(net, "CN", CN_ADDRESS, b"\x02\x00\x00\x00\x00\x01")
+    mn = MobileNodeHost(net, "MN1", MN_ADDRESS, b"\x02\x00\x00\x00\x00\x02")
+    return Flow(
         engine,
-        Trace([Metrics()]),
+        trace,
         flow="down",
         node=cn,
         mn=mn,
         index=3,
-        source=IPv4Address("198.18.0.1"),
-        destination=IPv4Address("198.18.16.16"),
+        source=CN_ADDRESS,
+        destination=MN_ADDRESS,
         interval=0.02,
         payload_bytes=payload_bytes,
-        start=0.5,
-        stop=0.58,
+        start=timing["start"],
+        stop=timing["stop"],
     )
+
+
+@pytest.mark.parametrize("payload_bytes", [MIN_PAYLOAD, 160, 1400])
+def test_a_cbr_datagram_is_its_headers_payload_header_and_zeros(payload_bytes: int) -> None:
+    engine = Engine()
+    sent: list[bytes] = []
+    flow = _cbr_flow(engine, Trace([Metrics()]), payload_bytes, start=0.5, stop=0.58)
     flow.send = sent.append
     flow.begin()
     engine.run(1.0)
     size = 20 + 8 + payload_bytes
-    header = ipv4_header(cn.address, mn.address, PROTO_UDP, size) + _UDP.pack(
+    header = ipv4_header(CN_ADDRESS.packed, MN_ADDRESS.packed, PROTO_UDP, size) + _UDP.pack(
         TRAFFIC_PORT, TRAFFIC_PORT, 8 + payload_bytes, 0
     )
     expected = [
@@ -56,25 +64,8 @@ def test_a_cbr_datagram_is_its_headers_payload_header_and_zeros(payload_bytes: i
 
 
 def test_a_payload_too_small_for_its_header_is_refused() -> None:
-    engine = Engine()
-    net = Network(engine, Trace())
-    cn = CorrespondentNode(net, "CN", IPv4Address("198.18.0.1"), b"\x02\x00\x00\x00\x00\x01")
-    mn = MobileNodeHost(net, "MN1", IPv4Address("198.18.16.16"), b"\x02\x00\x00\x00\x00\x02")
     with pytest.raises(ValueError, match="at least"):
-        Flow(
-            engine,
-            Trace(),
-            flow="down",
-            node=cn,
-            mn=mn,
-            index=0,
-            source=IPv4Address("198.18.0.1"),
-            destination=IPv4Address("198.18.16.16"),
-            interval=0.02,
-            payload_bytes=MIN_PAYLOAD - 1,
-            start=0.0,
-            stop=1.0,
-        )
+        _cbr_flow(Engine(), Trace(), MIN_PAYLOAD - 1, start=0.0, stop=1.0)
 
 
 def test_the_metrics_inline_paths_record_what_the_flow_log_methods_record() -> None:

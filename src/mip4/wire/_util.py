@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from mip4.wire.errors import TruncatedError
 
 _T = TypeVar("_T")
+_K = TypeVar("_K")
 
 
 class _Probe:
@@ -116,14 +117,22 @@ messages write ``cached_ipv4(raw) or ipv4(raw)``, a dict lookup where a call to 
 would cost twice as much (an address is never false)."""
 
 
+def bounded_store(cache: dict[_K, _T], limit: int, key: _K, value: _T) -> _T:
+    """Store ``value`` under ``key`` in a memo the network feeds, and return it. The memo is
+    emptied first when it holds ``limit`` entries, so a flood of distinct keys (source
+    addresses, SPIs' keys) cannot grow it without end; its hot keys come back at once."""
+    if len(cache) >= limit:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
 def ipv4(raw: bytes) -> IPv4Address:
     """Four network-order bytes as an address (cached: addresses repeat on every message;
     the cache is bounded, so a flood of distinct addresses cannot grow it without end)."""
     address = _IPV4_CACHE.get(raw)
     if address is None:
-        if len(_IPV4_CACHE) >= _IPV4_CACHE_SIZE:
-            _IPV4_CACHE.clear()
-        address = _IPV4_CACHE[raw] = IPv4Address(raw)
+        address = bounded_store(_IPV4_CACHE, _IPV4_CACHE_SIZE, raw, IPv4Address(raw))
     return address
 
 

@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Protocol, TypeVar
 
 from mip4.errors import LocalUsageError
+from mip4.wire._util import bounded_store
 from mip4.wire.extensions import (
     AuthenticationExtension,
     ControlExtension,
@@ -59,9 +60,7 @@ def _hmac_for(key: bytes) -> HmacMd5:
     key = bytes(key)  # a bytearray or memoryview key: hashable, and the caller's copy
     pads = _PADS.get(key)
     if pads is None:
-        if len(_PADS) >= _PADS_MAX:
-            _PADS.clear()
-        pads = _PADS[key] = HmacMd5(key)
+        pads = bounded_store(_PADS, _PADS_MAX, key, HmacMd5(key))
     return pads
 
 
